@@ -1,0 +1,1 @@
+"""Contracts: the events, topics and catalogues the services share. Nothing else is shared."""

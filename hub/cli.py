@@ -1,0 +1,67 @@
+"""The `hub` command: what an operator runs."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kit.auth import digest
+from kit.errors import StartupError
+from kit.settings import HubSettings
+
+app = typer.Typer(help="Assistance coordination hub: operator commands.", no_args_is_help=True)
+keys = typer.Typer(help="API keys for department systems, staff and charities.")
+app.add_typer(keys, name="keys")
+console = Console()
+
+
+@app.command()
+def up() -> None:
+    """Start the broker (embedded unless HUB_KAFKA_BOOTSTRAP is set) and the four services."""
+    from hub.launcher import run_hub
+
+    try:
+        code = run_hub(console.print)
+    except StartupError as error:
+        console.print(f"[red]hub: cannot start:[/red] {error}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def status() -> None:
+    """Ask each service's health endpoint how it is."""
+    from hub.launcher import SERVICES, service_url
+
+    hub = HubSettings()
+    table = Table("service", "url", "status", "database", "peers heard")
+    all_up = True
+    for name in SERVICES:
+        url = service_url(name, hub)
+        try:
+            health = httpx.get(f"{url}/health", timeout=2).json()
+            table.add_row(name, url, health["status"], health["database"], ", ".join(sorted(health["peers"])))
+            all_up &= health["status"] == "ok"
+        except (httpx.HTTPError, ValueError, KeyError):
+            table.add_row(name, url, "[red]not answering[/red]", "-", "-")
+            all_up = False
+    console.print(table)
+    raise typer.Exit(0 if all_up else 1)
+
+
+@keys.command("hash")
+def hash_key(key: str) -> None:
+    """Print the digest to put in the API keys file for KEY (the key itself is never stored)."""
+    typer.echo(digest(key))
+
+
+def main() -> None:
+    try:
+        app()
+    except StartupError as error:
+        print(f"hub: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,138 @@
+"""`hub up`: the embedded broker (unless an external Kafka is configured) and the four services,
+each its own process, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from kit.errors import StartupError
+from kit.settings import DEFAULT_PORTS, HubSettings
+from kit.tansu import EmbeddedBroker, port_accepts
+
+SERVICES = ("intake", "matching", "charity", "ledger")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunningService:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def external_bootstrap() -> str | None:
+    return os.environ.get("HUB_KAFKA_BOOTSTRAP") or None
+
+
+def start_broker(data_dir: Path) -> EmbeddedBroker:
+    wanted = os.environ.get("HUB_BROKER_PORT")
+    port = int(wanted) if wanted else (9092 if not port_accepts("127.0.0.1", 9092) else None)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return EmbeddedBroker(port=port, log_path=data_dir / "broker.log").start()
+
+
+def service_url(name: str, hub: HubSettings) -> str:
+    port = os.environ.get(f"HUB_{name.upper()}_HTTP_PORT") or DEFAULT_PORTS[name]
+    return f"http://{hub.http_host}:{port}"
+
+
+def start_services(env: dict[str, str], hub: HubSettings) -> list[RunningService]:
+    return [
+        RunningService(
+            name,
+            service_url(name, hub),
+            subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env),
+        )
+        for name in SERVICES
+    ]
+
+
+def wait_until_healthy(services: list[RunningService], timeout: float = 60) -> list[str]:
+    """Names of the services that did not become healthy (empty when all are up)."""
+    pending = {s.name: s for s in services}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for name, service in list(pending.items()):
+            if service.process.poll() is not None:
+                return [name]
+            try:
+                if httpx.get(f"{service.url}/health", timeout=1).status_code == 200:
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    return list(pending)
+
+
+def stop_services(services: list[RunningService]) -> None:
+    for service in services:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in services:
+        try:
+            service.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+
+
+def first_exited(services: list[RunningService]) -> RunningService | None:
+    return next((s for s in services if s.process.poll() is not None), None)
+
+
+def child_environment(bootstrap: str, embedded: bool) -> dict[str, str]:
+    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": bootstrap, "PYTHONPATH": str(ROOT)}
+    if embedded:
+        env["HUB_KAFKA_IDEMPOTENCE"] = "false"  # Tansu does not support InitProducerId
+    return env
+
+
+def hold_until_signal(services: list[RunningService]) -> int:
+    """Block until Ctrl-C / SIGTERM (exit 0) or until a service dies (exit 1)."""
+    stop = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while not stop:
+        if (dead := first_exited(services)) is not None:
+            print(f"hub: {dead.name} exited with code {dead.process.returncode}; stopping the others", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+    return 0
+
+
+def run_hub(print_line=print) -> int:  # type: ignore[no-untyped-def]
+    hub = HubSettings()
+    bootstrap = external_bootstrap()
+    broker: EmbeddedBroker | None = None
+    if bootstrap is None:
+        broker = start_broker(hub.data_dir)
+        bootstrap = broker.bootstrap
+        print_line(f"broker    embedded Tansu on {bootstrap} (memory only; log in {hub.data_dir / 'broker.log'})")
+    else:
+        print_line(f"broker    external Kafka at {bootstrap}")
+    services = start_services(child_environment(bootstrap, embedded=broker is not None), hub)
+    try:
+        unhealthy = wait_until_healthy(services)
+        if unhealthy:
+            raise StartupError(f"{', '.join(unhealthy)} did not start; see the lines above")
+        for service in services:
+            print_line(f"{service.name:<9} {service.url}  (health: {service.url}/health, API docs: {service.url}/docs)")
+        print_line("hub is up; Ctrl-C stops everything")
+        return hold_until_signal(services)
+    finally:
+        stop_services(services)
+        if broker is not None:
+            broker.stop()
+        print_line("hub stopped")

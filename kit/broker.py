@@ -1,0 +1,153 @@
+"""The Kafka side of a service: the broker, topic set-up, and publishing events with headers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.security import SASLScram512
+
+from contracts.envelope import Event
+from contracts.topics import Topic
+from kit.errors import StartupError
+from kit.settings import HubSettings
+
+
+def make_broker(hub: HubSettings, client_id: str) -> KafkaBroker:
+    """acks=all always; the idempotent producer only where the broker supports it (not Tansu)."""
+    security = None
+    if hub.kafka_sasl_username and hub.kafka_sasl_password:
+        security = SASLScram512(hub.kafka_sasl_username, hub.kafka_sasl_password.get_secret_value())
+    return KafkaBroker(
+        hub.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=hub.kafka_idempotence,
+        linger_ms=2,
+        security=security,
+        graceful_timeout=10.0,
+        logger=None,
+    )
+
+
+def _admin(hub: HubSettings) -> AIOKafkaAdminClient:
+    options: dict[str, object] = {"bootstrap_servers": hub.kafka_bootstrap, "request_timeout_ms": 10_000}
+    if hub.kafka_sasl_username and hub.kafka_sasl_password:
+        options |= {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": hub.kafka_sasl_username,
+            "sasl_plain_password": hub.kafka_sasl_password.get_secret_value(),
+        }
+    return AIOKafkaAdminClient(**options)
+
+
+async def ensure_topics(hub: HubSettings, topics: Iterable[Topic], replication: int = 1) -> None:
+    """Create the topics a service reads or writes, if missing. Unreachable broker -> StartupError."""
+    admin = _admin(hub)
+    try:
+        await admin.start()
+    except (KafkaConnectionError, KafkaError, OSError) as error:
+        await admin.close()
+        raise StartupError(
+            f"broker unreachable at {hub.kafka_bootstrap} ({type(error).__name__}); "
+            "start it (`make run` starts an embedded one) or fix HUB_KAFKA_BOOTSTRAP"
+        ) from None
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                hub.topic_name(t),
+                t.partitions,
+                replication,
+                topic_configs={"cleanup.policy": "compact"} if t.compacted else {},
+            )
+            for t in topics
+            if hub.topic_name(t) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another instance created it in between
+    finally:
+        await admin.close()
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    """Headers let consumers route and log without parsing the body."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.type,
+        "schema_version": str(event.schema_version),
+        "household_id": event.household_id or "",
+        "correlation_id": event.correlation_id,
+        "content-type": "application/json",
+    }
+
+
+async def publish_event(broker: KafkaBroker, topic_name: str, event: Event, key: str | None = None) -> None:
+    """Publish now, outside any transaction; state-changing handlers use the outbox instead."""
+    await broker.publish(
+        event.to_bytes(), topic_name, key=(key or event.household_id or "").encode() or None, headers=event_headers(event)
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Kafka record as a handler sees it: raw bytes, so that bad input becomes a rejection
+    in the service rather than an error inside the framework."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def position(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+def deliveries_of(message: KafkaMessage) -> list[Delivery]:
+    records: Sequence = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+    return [
+        Delivery(
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            value=r.value or b"",
+            headers={k: v.decode(errors="replace") for k, v in (r.headers or ())},
+        )
+        for r in records
+    ]
+
+
+async def publish_many(broker: KafkaBroker, records: Iterable[tuple[str, bytes | None, bytes, dict[str, str]]]) -> int:
+    """Send many records at once and wait for every acknowledgement; returns how many."""
+    pending = [
+        await broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+        for topic, key, value, headers in records
+    ]
+    if pending:
+        await asyncio.gather(*pending)
+    return len(pending)
+
+
+async def delete_topics(hub: HubSettings, topics: Iterable[Topic]) -> None:
+    """For tests and `hub` maintenance: drop this namespace's topics."""
+    admin = _admin(hub)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [hub.topic_name(t) for t in topics if hub.topic_name(t) in existing]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()

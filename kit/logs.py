@@ -1,0 +1,61 @@
+"""structlog set-up: readable lines in development, one JSON object per line in deployment.
+
+Per message, the event id, household id and correlation id are bound to the context, so every
+log line written while handling that message carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+# Keys that must never reach a log line; pseudonymised keys are fine, raw identities are not.
+FORBIDDEN_KEYS = frozenset({"resident_id", "id_number", "name", "address"})
+
+
+def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in FORBIDDEN_KEYS & event_dict.keys():
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(service: str, log_format: str = "console", level: str = "INFO") -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_personal_data,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+    logging.basicConfig(level=max(logging.getLevelNamesMapping()[level], logging.WARNING), stream=sys.stderr)
+
+
+@contextmanager
+def bound_to_event(event_id: str | None, household_id: str | None, correlation_id: str | None) -> Iterator[None]:
+    """Bind one message's identifiers for the log lines written inside the block."""
+    with structlog.contextvars.bound_contextvars(
+        event_id=event_id, household_id=household_id, correlation_id=correlation_id
+    ):
+        yield
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

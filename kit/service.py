@@ -1,0 +1,223 @@
+"""What every service does the same way: start (migrate, topics, broker, outbox relay), announce
+itself, answer /health and /metrics, stop cleanly on SIGTERM, and fail at start with one line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI, Response
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from contracts.envelope import utc_now
+from contracts.hub import HUB_EVENTS, ServiceStarted
+from contracts.topics import SERVICE_PRESENCE, Topic
+from kit.broker import deliveries_of, ensure_topics, make_broker, publish_event
+from kit.database import make_engine, migrate
+from kit.errors import StartupError
+from kit.logs import configure_logging, get_logger
+from kit.outbox import OutboxRelay, UnitOfWork
+from kit.settings import S, ServiceSettings, load_settings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Peer:
+    service: str
+    instance: str
+    http_url: str
+    seen_at: datetime
+
+
+@dataclass
+class ServiceRuntime:
+    """The adapters one service process owns. Built by `build_runtime`, started by `serve`."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    engine: Engine
+    relay: OutboxRelay
+    migrations_dir: Path
+    topics: list[Topic]
+    instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    peers: dict[str, Peer] = field(default_factory=dict)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    started: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.settings.service
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.settings.hub.http_host}:{self.settings.port()}"
+
+    def topic_name(self, topic: Topic) -> str:
+        return self.settings.hub.topic_name(topic)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.settings.hub)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(migrate, self.engine, self.migrations_dir)
+        await ensure_topics(self.settings.hub, [*self.topics, SERVICE_PRESENCE])
+        try:
+            await self.broker.start()
+        except (KafkaError, OSError) as error:
+            raise StartupError(
+                f"broker at {self.settings.hub.kafka_bootstrap} refused the connection ({type(error).__name__}); "
+                "check HUB_KAFKA_BOOTSTRAP"
+            ) from None
+        self.relay.start()
+        for hook in self.on_start:
+            await hook()
+        announcement = ServiceStarted(
+            source=self.name, data={"service": self.name, "instance": self.instance, "http_url": self.http_url}
+        )
+        await publish_event(self.broker, self.topic_name(SERVICE_PRESENCE), announcement, key=self.name)
+        self.started = True
+        log.info("service started", http=self.http_url, broker=self.settings.hub.kafka_bootstrap)
+
+    async def stop(self) -> None:
+        for hook in self.on_stop:
+            await hook()
+        await self.relay.stop()
+        await self.broker.stop()
+        self.engine.dispose()
+        log.info("service stopped")
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+
+def build_runtime(settings: ServiceSettings, migrations_dir: Path, topics: list[Topic]) -> ServiceRuntime:
+    broker = make_broker(settings.hub, client_id=f"hub-{settings.service}")
+    engine = make_engine(settings.resolved_database_url())
+    runtime = ServiceRuntime(
+        settings=settings,
+        broker=broker,
+        engine=engine,
+        relay=OutboxRelay(engine, broker),
+        migrations_dir=migrations_dir,
+        topics=topics,
+    )
+    _listen_for_peers(runtime)
+    return runtime
+
+
+def _listen_for_peers(runtime: ServiceRuntime) -> None:
+    # No consumer group: every instance reads every announcement from the beginning.
+    @runtime.broker.subscriber(
+        runtime.topic_name(SERVICE_PRESENCE), auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, include_in_schema=False
+    )
+    async def on_announcement(message: KafkaMessage) -> None:
+        for delivery in deliveries_of(message):
+            try:
+                event = HUB_EVENTS.parse(delivery.value)
+            except ValueError:
+                continue  # not ours to judge: presence is advisory
+            if isinstance(event, ServiceStarted):
+                runtime.peers[event.data.service] = Peer(
+                    event.data.service, event.data.instance, event.data.http_url, event.occurred_at
+                )
+
+
+def operations_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Is this service up, and which peers has it heard from")
+    def health(response: Response) -> dict[str, Any]:
+        database = runtime.database_ok()
+        healthy = runtime.started and database
+        response.status_code = 200 if healthy else 503
+        return {
+            "service": runtime.name,
+            "instance": runtime.instance,
+            "status": "ok" if healthy else "unavailable",
+            "database": "ok" if database else "unreachable",
+            "broker": runtime.settings.hub.kafka_bootstrap,
+            "peers": {name: {"instance": p.instance, "http_url": p.http_url, "seen_at": p.seen_at.isoformat()} for name, p in runtime.peers.items()},
+            "checked_at": utc_now().isoformat(),
+        }
+
+    @router.get("/metrics", summary="Prometheus counters")
+    def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise StartupError(f"HTTP port {host}:{port} is in use; set HUB_<SERVICE>_HTTP_PORT to a free port") from None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its own shutdown, which would kill the process before the
+    runtime stops; here the signal only asks the server to exit, and `serve` stops the rest."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+async def serve(runtime: ServiceRuntime, http: FastAPI) -> None:
+    """Start the runtime, serve HTTP until SIGTERM/SIGINT, then stop the runtime."""
+    settings = runtime.settings
+    _check_port_free(settings.hub.http_host, settings.port())
+    server = _Server(
+        uvicorn.Config(http, host=settings.hub.http_host, port=settings.port(), lifespan="off", log_config=None, access_log=False)
+    )
+    await runtime.start()
+    try:
+        await server.serve()
+    finally:
+        await runtime.stop()
+
+
+def run_service(settings_type: type[S], build: Callable[[S], tuple[ServiceRuntime, FastAPI]]) -> None:
+    """Process entry point: any StartupError ends the process with one line and exit code 2."""
+    name = settings_type.model_fields["service"].default
+    try:
+        settings = load_settings(settings_type)
+        configure_logging(settings.service, settings.hub.log_format, settings.hub.log_level)
+        runtime, http = build(settings)
+        asyncio.run(serve(runtime, http))
+    except StartupError as error:
+        print(f"{name}: cannot start: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,87 @@
+"""Settings from environment variables. Everything shared starts with HUB_; what belongs to one
+service starts with HUB_<SERVICE>_ (for example HUB_LEDGER_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topics import Topic
+from kit.errors import StartupError
+
+DEFAULT_PORTS = {"intake": 8001, "matching": 8002, "charity": 8003, "ledger": 8004}
+
+
+class HubSettings(BaseSettings):
+    """What every service of one hub shares."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port] of the Kafka cluster")
+    kafka_idempotence: bool = Field(True, description="Idempotent producer; off for the embedded broker")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    data_dir: Path = Field(Path("data"), description="Where SQLite files live when no database URL is set")
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_host: str = "127.0.0.1"
+    topic_namespace: str = Field("", description="Prefix for every topic name, to keep hubs on one cluster apart")
+    api_keys_file: Path = Field(Path("config/dev-api-keys.toml"), description="TOML file of API key digests")
+    person_key_secret: SecretStr = Field(
+        SecretStr("development-only-secret-change-me"),
+        description="HMAC secret for person keys; must be the same in intake and ledger",
+    )
+
+    def topic_name(self, topic: Topic) -> str:
+        return f"{self.topic_namespace}{topic.name}"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for address in value.split(","):
+            host, _, port = address.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{address!r} is not host:port")
+        return value
+
+
+class ServiceSettings(BaseSettings):
+    """One service's own settings; subclasses set env_prefix to HUB_<SERVICE>_."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service: str = ""
+    http_port: int = Field(0, ge=0, le=65535, description="0 = the service's default port")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite under the data folder")
+    hub: HubSettings = Field(default_factory=HubSettings)
+
+    def port(self) -> int:
+        return self.http_port or DEFAULT_PORTS.get(self.service, 8000)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.hub.data_dir / f'{self.service}.db'}"
+
+
+S = TypeVar("S", bound="ServiceSettings")
+T = TypeVar("T", bound=BaseSettings)
+
+
+def load_settings(settings_type: type[S]) -> S:
+    """Read settings, turning a validation failure into one line a person can act on."""
+    hub = _read(HubSettings)
+    return _read(settings_type, hub=hub)
+
+
+def _read(settings_type: type[T], **given: object) -> T:
+    try:
+        return settings_type(**given)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        prefix = settings_type.model_config.get("env_prefix", "")
+        raise StartupError(f"setting {prefix}{where.upper()}: {first['msg']}") from None

@@ -1,0 +1,1 @@
+"""The charity service: charities and companies, their offerings, and their side of each match."""

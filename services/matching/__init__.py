@@ -1,0 +1,1 @@
+"""The matching service: proposes matches between open needs and live offerings."""
