@@ -10,10 +10,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.catalogue import Category, ColourStatus, HouseholdCategory
-from contracts.envelope import CODE_PATTERN, Event, EventData, EventRegistry
+from contracts.envelope import CODE_PATTERN, EVENT_ID_PATTERN, Event, EventData, EventRegistry
+
+
+class DepartmentEvent(Event):
+    """A department names its own events: the id it gives is what makes a redelivery recognisable
+    as the same event, so neither the id nor the time may be left to the hub to invent."""
+
+    event_id: str = Field(pattern=EVENT_ID_PATTERN)
+    occurred_at: AwareDatetime
 
 
 class ReportedMember(EventData):
@@ -34,7 +42,7 @@ class HouseholdReportedData(EventData):
     members: list[ReportedMember] = Field(min_length=1, max_length=30)
 
 
-class HouseholdReported(Event):
+class HouseholdReported(DepartmentEvent):
     """A department reports a household and its current members (a full replacement)."""
 
     type: Literal["household.reported"] = "household.reported"
@@ -51,7 +59,7 @@ class NeedAssessedData(EventData):
     resident_id: str | None = Field(default=None, max_length=32, description="The member in need, if one")
 
 
-class NeedAssessed(Event):
+class NeedAssessed(DepartmentEvent):
     type: Literal["need.assessed"] = "need.assessed"
     schema_version: Literal[1] = 1
     data: NeedAssessedData
@@ -68,7 +76,7 @@ class BenefitGrantedData(EventData):
     need_id: str | None = Field(default=None, pattern=CODE_PATTERN)
 
 
-class BenefitGranted(Event):
+class BenefitGranted(DepartmentEvent):
     type: Literal["benefit.granted"] = "benefit.granted"
     schema_version: Literal[1] = 1
     data: BenefitGrantedData
@@ -83,7 +91,7 @@ class BenefitChangedData(EventData):
     reason: str = Field(default="", max_length=200)
 
 
-class BenefitChanged(Event):
+class BenefitChanged(DepartmentEvent):
     type: Literal["benefit.changed"] = "benefit.changed"
     schema_version: Literal[1] = 1
     data: BenefitChangedData
@@ -95,12 +103,12 @@ class BenefitEndedData(EventData):
     reason: str = Field(default="", max_length=200)
 
 
-class BenefitEnded(Event):
+class BenefitEnded(DepartmentEvent):
     type: Literal["benefit.ended"] = "benefit.ended"
     schema_version: Literal[1] = 1
     data: BenefitEndedData
 
 
-DepartmentEvent = HouseholdReported | NeedAssessed | BenefitGranted | BenefitChanged | BenefitEnded
+AnyDepartmentEvent = HouseholdReported | NeedAssessed | BenefitGranted | BenefitChanged | BenefitEnded
 
 DEPARTMENT_EVENTS = EventRegistry(HouseholdReported, NeedAssessed, BenefitGranted, BenefitChanged, BenefitEnded)

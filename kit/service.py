@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import uvicorn
 from aiokafka.errors import KafkaError
@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from contracts.envelope import utc_now
+from contracts.envelope import Event, utc_now
 from contracts.hub import HUB_EVENTS, ServiceStarted
 from contracts.topics import SERVICE_PRESENCE, Topic
 from kit.broker import deliveries_of, ensure_topics, make_broker, publish_event
@@ -73,6 +73,11 @@ class ServiceRuntime:
 
     def topic_name(self, topic: Topic) -> str:
         return self.settings.hub.topic_name(topic)
+
+    @property
+    def consumer_group(self) -> str:
+        """The service's consumer group; namespaced like the topics, so hubs on one cluster stay apart."""
+        return f"{self.settings.hub.topic_namespace}{self.name}"
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.settings.hub)
@@ -126,7 +131,15 @@ def build_runtime(settings: ServiceSettings, migrations_dir: Path, topics: list[
         topics=topics,
     )
     _listen_for_peers(runtime)
+    document_publications(runtime, SERVICE_PRESENCE, ServiceStarted)
     return runtime
+
+
+def document_publications(runtime: ServiceRuntime, topic: Topic, *events: type[Event]) -> None:
+    """Declare what the service publishes on a topic, so its AsyncAPI document carries the
+    contract models (publishing itself goes through the outbox)."""
+    payload = events[0] if len(events) == 1 else Union[events]  # noqa: UP007
+    runtime.broker.publisher(runtime.topic_name(topic), schema=payload, title=f"{runtime.name}:{topic.name}", description=topic.description)
 
 
 def _listen_for_peers(runtime: ServiceRuntime) -> None:
