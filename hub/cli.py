@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.publish import publish
 from kit.auth import digest
 from kit.errors import StartupError
 from kit.settings import HubSettings
@@ -17,6 +18,7 @@ app = typer.Typer(help="Assistance coordination hub: operator commands.", no_arg
 keys = typer.Typer(help="API keys for department systems, staff and charities.")
 app.add_typer(keys, name="keys")
 console = Console()
+app.command()(publish)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import structlog
 
 # Keys that must never reach a log line; pseudonymised keys are fine, raw identities are not.
@@ -24,9 +25,13 @@ def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+def _json(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
 def configure_logging(service: str, log_format: str = "console", level: str = "INFO") -> None:
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json)
         if log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )

@@ -16,13 +16,13 @@ from types import TracebackType
 
 import sqlalchemy as sa
 from alembic.operations import Operations
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
 from contracts.envelope import Event, utc_now
 from contracts.topics import Topic
-from kit.broker import event_headers, publish_many
+from kit.broker import event_headers, make_producer, publish_many
 from kit.logs import get_logger
 from kit.settings import HubSettings
 
@@ -72,7 +72,8 @@ class UnitOfWork:
         self._engine = engine
         self._hub = hub
         self.session: Session
-        self.emitted = 0
+        self._applied: list[str] = []
+        self._outbox: list[dict[str, object]] = []
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self._engine, expire_on_commit=False)
@@ -83,43 +84,66 @@ class UnitOfWork:
             self.session.rollback()
         self.session.close()
 
+    @property
+    def emitted(self) -> int:
+        return len(self._outbox)
+
     def already_applied(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of these ids were applied before, or earlier in this unit of work."""
         ids = list(set(event_ids))
-        found: set[str] = set()
+        found = set(ids) & set(self._applied)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             found.update(self.session.exec(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(chunk))))
         return found
 
-    def mark_applied(self, event_id: str) -> None:
-        self.session.add(ProcessedEvent(event_id=event_id))
+    def mark_applied(self, *event_ids: str) -> None:
+        self._applied.extend(event_ids)
 
     def emit(self, topic: Topic, event: Event, key: str | None = None) -> None:
+        """Queue an event for publishing; it is written with the state, in the same commit."""
         key_text = key if key is not None else event.household_id
-        self.session.add(
-            OutboxMessage(
-                topic=self._hub.topic_name(topic),
-                key=key_text.encode() if key_text else None,
-                value=event.to_bytes(),
-                headers=event_headers(event),
-            )
+        self._outbox.append(
+            {
+                "topic": self._hub.topic_name(topic),
+                "key": key_text.encode() if key_text else None,
+                "value": event.to_bytes(),
+                "headers": event_headers(event),
+                "created_at": utc_now(),
+            }
         )
-        self.emitted += 1
 
     def commit(self) -> None:
+        # Bulk inserts: one statement per table however many events the batch held.
+        now = utc_now()
+        if self._applied:
+            self.session.execute(
+                sa.insert(ProcessedEvent), [{"event_id": i, "processed_at": now} for i in self._applied]
+            )
+        if self._outbox:
+            self.session.execute(sa.insert(OutboxMessage), self._outbox)
         self.session.commit()
+        self._applied.clear()
+        self._outbox.clear()
 
 
 class OutboxRelay:
     """Publishes committed outbox rows in order, then deletes them."""
 
-    def __init__(self, engine: Engine, broker: KafkaBroker, batch_size: int = 5000) -> None:
+    def __init__(self, engine: Engine, hub: HubSettings, client_id: str, batch_size: int = 5000) -> None:
         self._engine = engine
-        self._broker = broker
+        self._hub = hub
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
         self._batch_size = batch_size
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._locks_rows = engine.dialect.name == "postgresql"
+
+    async def connect(self) -> None:
+        """Create and start the relay's producer (aiokafka wants the running event loop for that)."""
+        self._producer = make_producer(self._hub, self._client_id)
+        await self._producer.start()
 
     async def flush(self) -> int:
         """Publish everything pending; returns how many were sent."""
@@ -130,19 +154,22 @@ class OutboxRelay:
         return sent
 
     async def _flush_batch(self) -> int:
-        with Session(self._engine) as session:
-            query = select(OutboxMessage).order_by(OutboxMessage.id).limit(self._batch_size)
+        table = OutboxMessage.__table__
+        with self._engine.connect() as connection:
+            query = sa.select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+            query = query.order_by(table.c.id).limit(self._batch_size)
             if self._locks_rows:
                 query = query.with_for_update(skip_locked=True)
-            rows = list(session.exec(query))
+            rows = connection.execute(query).all()
             if not rows:
                 return 0
-            await publish_many(self._broker, ((r.topic, r.key, r.value, r.headers) for r in rows))
-            session.exec(sa.delete(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows])))  # type: ignore[call-overload]
-            session.commit()
+            assert self._producer is not None, "connect() the relay first"
+            await publish_many(self._producer, ((r.topic, r.key, r.value, r.headers) for r in rows))
+            connection.execute(table.delete().where(table.c.id.in_([r.id for r in rows])))
+            connection.commit()
             return len(rows)
 
-    def start(self, interval: float = 1.0) -> None:
+    def run_in_background(self, interval: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(interval), name="outbox-relay")
 
     async def _run(self, interval: float) -> None:
@@ -164,3 +191,5 @@ class OutboxRelay:
             await self.flush()
         except Exception as error:
             log.warning("outbox left rows unsent at stop; they go out at next start", error=repr(error))
+        if self._producer is not None:
+            await self._producer.stop()

@@ -87,12 +87,13 @@ class ServiceRuntime:
         await ensure_topics(self.settings.hub, [*self.topics, SERVICE_PRESENCE])
         try:
             await self.broker.start()
+            await self.relay.connect()
         except (KafkaError, OSError) as error:
             raise StartupError(
                 f"broker at {self.settings.hub.kafka_bootstrap} refused the connection ({type(error).__name__}); "
                 "check HUB_KAFKA_BOOTSTRAP"
             ) from None
-        self.relay.start()
+        self.relay.run_in_background()
         for hook in self.on_start:
             await hook()
         announcement = ServiceStarted(
@@ -126,7 +127,7 @@ def build_runtime(settings: ServiceSettings, migrations_dir: Path, topics: list[
         settings=settings,
         broker=broker,
         engine=engine,
-        relay=OutboxRelay(engine, broker),
+        relay=OutboxRelay(engine, settings.hub, client_id=f"hub-{settings.service}-outbox"),
         migrations_dir=migrations_dir,
         topics=topics,
     )

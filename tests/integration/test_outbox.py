@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from contracts.hub import HUB_EVENTS, ServiceStarted
 from contracts.topics import SERVICE_PRESENCE
-from kit.broker import ensure_topics, make_broker
+from kit.broker import ensure_topics
 from kit.database import make_engine, migrate
 from kit.outbox import OutboxMessage, OutboxRelay, UnitOfWork
 from kit.settings import HubSettings
@@ -43,9 +43,8 @@ async def test_committed_events_are_published_once_and_rolled_back_ones_never(hu
     engine = make_engine(database_url)
     migrate(engine, MIGRATIONS)
     await ensure_topics(hub, [SERVICE_PRESENCE])
-    broker = make_broker(hub, "outbox-test")
-    await broker.start()
-    relay = OutboxRelay(engine, broker)
+    relay = OutboxRelay(engine, hub, "outbox-test")
+    await relay.connect()
     try:
         with UnitOfWork(engine, hub) as uow:
             for n in range(3):
@@ -64,7 +63,7 @@ async def test_committed_events_are_published_once_and_rolled_back_ones_never(hu
             assert uow.already_applied(["upstream-1", "upstream-2"]) == {"upstream-1"}
             assert list(uow.session.exec(select(OutboxMessage))) == []
     finally:
-        await broker.stop()
+        await relay.stop()
         engine.dispose()
     services = sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 3))
     assert services == ["s0", "s1", "s2"]

@@ -1,0 +1,163 @@
+"""HTTP routes: department systems POST events (one, or a batch of up to 1,000); staff resolve
+identity reviews. Validation and processing are the Kafka path's own (`IntakeHandlers.receive`).
+
+Status codes:
+- 401 no or unknown API key; 403 a key of another role, or an event outside the key's scope
+  (another department's source, or a programme that department does not run): nothing is
+  processed and no rejection is published, as the caller may not speak for that department.
+- 400 the body is not JSON, or not an event object or a list of them; 413 the body or the batch
+  is too large.
+- One event (a JSON object): 202 accepted or held for review, 200 already processed, 422 rejected
+  (413 for an event over the size limit), with the same reasons as the rejection event.
+- A batch (a JSON array): 200 with one result per item, in order.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
+
+from contracts.catalogue import PROGRAMMES
+from contracts.envelope import new_id
+from kit.auth import Principal, require
+from services.intake.domain import Accepted, Duplicate, Incoming, Outcome, Pending, Rejected
+from services.intake.handlers import IntakeHandlers, ReviewAlreadyResolved, ReviewNotFound, UnknownPerson
+from services.intake.validation import ReasonCode
+
+DepartmentCaller = Annotated[Principal, Depends(require("department"))]
+StaffCaller = Annotated[Principal, Depends(require("staff"))]
+
+
+class ReviewDecision(BaseModel):
+    decision: Literal["same_person", "new_person"]
+    person_key: str | None = Field(default=None, max_length=64, description="For same_person: who it is")
+
+
+def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: int) -> APIRouter:
+    router = APIRouter(tags=["intake"])
+    max_body = max_events * max_event_bytes
+
+    @router.post(
+        "/events",
+        summary="Publish one department event (a JSON object) or a batch (a JSON array, at most 1,000)",
+        responses={400: {}, 401: {}, 403: {}, 413: {}, 422: {}},
+    )
+    async def post_events(request: Request, caller: DepartmentCaller) -> JSONResponse:
+        body = await request.body()
+        if len(body) > max_body:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"the body is over {max_body} bytes")
+        single, items = _items_of(body, max_events)
+        _check_scope(caller, items)
+        request_id = new_id()
+        department = caller.department or ""
+        incoming = [Incoming(orjson.dumps(item), "http", department, f"{request_id}#{index}") for index, item in enumerate(items)]
+        try:
+            outcomes = await handlers.receive(incoming)
+        except DBAPIError:  # e.g. another instance recorded the same household at the same moment
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "busy: nothing was recorded; send the request again",
+                                headers={"Retry-After": "1"}) from None
+        if single:
+            return JSONResponse(_result(outcomes[0]) | {"request_id": request_id}, status_code=_status_of(outcomes[0]))
+        return JSONResponse(_batch_summary(request_id, outcomes))
+
+    @router.get("/identity-reviews", summary="Records waiting for staff to say who a member is")
+    async def list_reviews(caller: StaffCaller) -> list[dict[str, Any]]:
+        return handlers.open_reviews()
+
+    @router.post("/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on")
+    async def resolve_review(record_id: str, decision: ReviewDecision, caller: StaffCaller) -> dict[str, Any]:
+        if decision.decision == "same_person" and not decision.person_key:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "same_person needs the person_key of that person")
+        person_key = decision.person_key if decision.decision == "same_person" else None
+        try:
+            resolution = await handlers.resolve_review(record_id, person_key, caller.id)
+        except ReviewNotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+        except ReviewAlreadyResolved as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+        except UnknownPerson as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        return {
+            "record_id": resolution.record_id,
+            "person_key": resolution.person_key,
+            "released": [_result(o) for o in resolution.released],
+        }
+
+    return router
+
+
+def _items_of(body: bytes, max_events: int) -> tuple[bool, list[Any]]:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, _detail(ReasonCode.PAYLOAD_NOT_JSON, "the body is not JSON")) from None
+    if isinstance(parsed, dict):
+        return True, [parsed]
+    if not isinstance(parsed, list) or not parsed:
+        message = "send one event as a JSON object or a non-empty JSON array of events"
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, _detail(ReasonCode.PAYLOAD_NOT_OBJECT, message))
+    if len(parsed) > max_events:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"at most {max_events} events per request, got {len(parsed)}")
+    return False, parsed
+
+
+def _check_scope(caller: Principal, items: list[Any]) -> None:
+    """403 for any item outside the key's department or its programmes; nothing is processed."""
+    others = [i for i, item in enumerate(items) if isinstance(item, dict) and _source(item) not in (None, caller.department)]
+    if others:
+        message = f"this key may publish only for department {caller.department}"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _detail("scope.department", message, others))
+    foreign = [
+        i for i, item in enumerate(items)
+        if (p := _programme(item)) in PROGRAMMES and not caller.may_use_programme(p)  # type: ignore[arg-type]
+    ]
+    if foreign:
+        message = f"this key may publish only for the programmes {caller.department} runs: {sorted(caller.programmes)}"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, _detail("scope.programme", message, foreign))
+
+
+def _source(item: dict[str, Any]) -> str | None:
+    source = item.get("source")
+    return source if isinstance(source, str) else None
+
+
+def _programme(item: Any) -> str | None:
+    data = item.get("data") if isinstance(item, dict) else None
+    programme = data.get("programme") if isinstance(data, dict) else None
+    return programme if isinstance(programme, str) else None
+
+
+def _detail(code: str, message: str, items: list[int] | None = None) -> dict[str, Any]:
+    return {"code": str(code), "message": message} | ({"items": items} if items is not None else {})
+
+
+def _result(outcome: Outcome) -> dict[str, Any]:
+    match outcome:
+        case Accepted():
+            return {"status": "accepted", "event_id": outcome.event_id, "canonical_event_id": outcome.canonical_event_id}
+        case Rejected():
+            reasons = [{"code": str(p.code), "message": p.message, "field": p.field} for p in outcome.problems]
+            return {"status": "rejected", "event_id": outcome.event_id, "rejection_event_id": outcome.rejection_event_id, "reasons": reasons}
+        case Pending():
+            return {"status": "pending", "event_id": outcome.event_id, "review_ids": list(outcome.review_ids)}
+        case Duplicate():
+            return {"status": "duplicate", "event_id": outcome.event_id}
+    raise TypeError(outcome)
+
+
+def _status_of(outcome: Outcome) -> int:
+    if isinstance(outcome, Rejected):
+        too_large = any(p.code == ReasonCode.PAYLOAD_TOO_LARGE for p in outcome.problems)
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if too_large else status.HTTP_422_UNPROCESSABLE_ENTITY
+    return status.HTTP_200_OK if isinstance(outcome, Duplicate) else status.HTTP_202_ACCEPTED
+
+
+def _batch_summary(request_id: str, outcomes: list[Outcome]) -> dict[str, Any]:
+    results = [_result(o) | {"index": i} for i, o in enumerate(outcomes)]
+    counts = {s: sum(r["status"] == s for r in results) for s in ("accepted", "rejected", "pending", "duplicate")}
+    return {"request_id": request_id, **counts, "results": results}

@@ -1,0 +1,315 @@
+"""Intake's tables and the bulk queries a batch needs. The schema is made by the migrations in
+migrations/versions; these models only describe it.
+
+Personal data (names, birth dates, addresses, the raw payload of a held event) stays in these
+tables: it never leaves intake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel, select
+
+from contracts.envelope import utc_now
+from services.intake.domain import Changes, HeldEvent, KnownState, Lookups, Ref, ReviewRow
+from services.intake.linking import Candidate
+
+CHUNK = 400
+T = TypeVar("T")
+
+
+class IntakeHousehold(SQLModel, table=True):
+    __tablename__ = "intake_household"
+
+    household_id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class IntakeHouseholdRef(SQLModel, table=True):
+    """A department's own household reference, mapped to the hub household it is."""
+
+    __tablename__ = "intake_household_ref"
+
+    department: str = Field(primary_key=True, max_length=16)
+    department_ref: str = Field(primary_key=True, max_length=64)
+    household_id: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class IntakePerson(SQLModel, table=True):
+    __tablename__ = "intake_person"
+
+    person_key: str = Field(primary_key=True, max_length=64)
+    household_id: str | None = Field(default=None, max_length=64)
+    name: str = Field(max_length=64)
+    birth_date: date | None = None
+    address: str = Field(max_length=200)
+    district: str | None = Field(default=None, max_length=16)
+    indexed: bool = Field(default=False, description="Blocking keys written")
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class IntakePersonBlock(SQLModel, table=True):
+    """Blocking keys: which known people a record without a valid number is compared with."""
+
+    __tablename__ = "intake_person_block"
+
+    block_key: str = Field(primary_key=True, max_length=300)
+    person_key: str = Field(primary_key=True, max_length=64)
+
+
+class IntakePendingRecord(SQLModel, table=True):
+    """A department event held until staff decide who its members are (or held behind one)."""
+
+    __tablename__ = "intake_pending_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_key: str = Field(max_length=160, unique=True)
+    department: str = Field(max_length=16)
+    department_ref: str = Field(max_length=64)
+    event_type: str = Field(max_length=64)
+    channel: str = Field(max_length=8)
+    payload: dict[str, Any] = Field(sa_type=sa.JSON)
+    received_at: datetime = Field(default_factory=utc_now)
+
+
+class IntakeIdentityReview(SQLModel, table=True):
+    __tablename__ = "intake_identity_review"
+
+    record_id: str = Field(primary_key=True, max_length=64)
+    event_key: str = Field(max_length=160, index=True)
+    department: str = Field(max_length=16)
+    department_ref: str = Field(max_length=64)
+    member_index: int
+    candidates: list[Any] = Field(sa_type=sa.JSON)
+    resolved_person_key: str | None = Field(default=None, max_length=64)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class IntakeRepository:
+    """Bulk reads and writes inside the caller's session; the caller commits."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._dialect = session.get_bind().dialect.name
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def known_state(self, lookups: Lookups) -> KnownState:
+        state = KnownState(linking=bool(lookups.blocking_keys))
+        state.households = self.households_of(lookups.refs)
+        state.held = self.held_refs(lookups.refs)
+        state.person_households = self.person_households(lookups.person_keys)
+        for candidate in self.candidates(lookups.blocking_keys):
+            state.candidates.add(candidate)
+        return state
+
+    def households_of(self, refs: Iterable[Ref]) -> dict[Ref, str]:
+        table = IntakeHouseholdRef.__table__
+        columns = sa.tuple_(table.c.department, table.c.department_ref)
+        found: dict[Ref, str] = {}
+        for chunk in _chunks(list(refs)):
+            rows = self.session.execute(
+                sa.select(table.c.department, table.c.department_ref, table.c.household_id).where(columns.in_(chunk))
+            )
+            found.update({(d, r): h for d, r, h in rows})
+        return found
+
+    def held_refs(self, refs: Iterable[Ref]) -> set[Ref]:
+        table = IntakePendingRecord.__table__
+        if self.session.execute(sa.select(table.c.id).limit(1)).first() is None:
+            return set()  # the usual case: nothing is waiting for review
+        columns = sa.tuple_(table.c.department, table.c.department_ref)
+        found: set[Ref] = set()
+        for chunk in _chunks(list(refs)):
+            rows = self.session.execute(sa.select(table.c.department, table.c.department_ref).where(columns.in_(chunk)))
+            found.update((d, r) for d, r in rows)
+        return found
+
+    def person_households(self, person_keys: Iterable[str]) -> dict[str, str | None]:
+        table = IntakePerson.__table__
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(list(person_keys)):
+            rows = self.session.execute(sa.select(table.c.person_key, table.c.household_id).where(table.c.person_key.in_(chunk)))
+            found.update({k: h for k, h in rows})
+        return found
+
+    def candidates(self, block_keys: Iterable[str]) -> list[Candidate]:
+        person, block = IntakePerson.__table__, IntakePersonBlock.__table__
+        found: dict[str, Candidate] = {}
+        for chunk in _chunks(list(block_keys)):
+            query = (
+                sa.select(person.c.person_key, person.c.name, person.c.birth_date, person.c.address)
+                .join(block, block.c.person_key == person.c.person_key)
+                .where(block.c.block_key.in_(chunk))
+                .distinct()
+            )
+            found.update({k: Candidate(k, n, b, a) for k, n, b, a in self.session.execute(query)})
+        return list(found.values())
+
+    def person_exists(self, person_key: str) -> bool:
+        return self.session.get(IntakePerson, person_key) is not None
+
+    def review(self, record_id: str) -> IntakeIdentityReview | None:
+        return self.session.get(IntakeIdentityReview, record_id)
+
+    def open_reviews(self, limit: int = 200) -> list[IntakeIdentityReview]:
+        query = (
+            select(IntakeIdentityReview)
+            .where(IntakeIdentityReview.resolved_person_key.is_(None))  # type: ignore[union-attr]
+            .order_by(IntakeIdentityReview.created_at)
+            .limit(limit)
+        )
+        return list(self.session.exec(query))
+
+    def held_events(self, ref: Ref) -> list[HeldEvent]:
+        query = (
+            select(IntakePendingRecord)
+            .where(IntakePendingRecord.department == ref[0], IntakePendingRecord.department_ref == ref[1])
+            .order_by(IntakePendingRecord.id)  # type: ignore[arg-type]
+        )
+        return [
+            HeldEvent(r.event_key, r.department, r.department_ref, r.event_type, r.payload, r.channel)  # type: ignore[arg-type]
+            for r in self.session.exec(query)
+        ]
+
+    def resolutions(self, ref: Ref) -> tuple[dict[tuple[str, int], str], set[str]]:
+        """Decided members of a household's held events, and the event keys still undecided."""
+        query = select(IntakeIdentityReview).where(
+            IntakeIdentityReview.department == ref[0], IntakeIdentityReview.department_ref == ref[1]
+        )
+        decided: dict[tuple[str, int], str] = {}
+        undecided: set[str] = set()
+        for review in self.session.exec(query):
+            if review.resolved_person_key:
+                decided[(review.event_key, review.member_index)] = review.resolved_person_key
+            else:
+                undecided.add(review.event_key)
+        return decided, undecided
+
+    def person_details(self, person_keys: Sequence[str]) -> dict[str, IntakePerson]:
+        return {p.person_key: p for p in self.session.exec(select(IntakePerson).where(IntakePerson.person_key.in_(person_keys)))}  # type: ignore[attr-defined]
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def save(self, changes: Changes) -> None:
+        now = utc_now()
+        self._insert(IntakeHousehold, [{"household_id": h, "created_at": now} for h in changes.new_households])
+        self._insert(
+            IntakeHouseholdRef,
+            [{"department": d, "department_ref": r, "household_id": h, "created_at": now} for (d, r), h in changes.new_refs.items()],
+        )
+        self._upsert_persons(changes, now)
+        self._insert(
+            IntakePersonBlock, [{"block_key": b, "person_key": k} for b, k in changes.blocking], ignore_conflicts=True
+        )
+        self._insert(IntakePendingRecord, [_pending_row(h, now) for h in changes.held])
+        self._insert_reviews(changes.reviews, now)
+        if changes.released:
+            table = IntakePendingRecord.__table__
+            self.session.execute(sa.delete(table).where(table.c.event_key.in_(changes.released)))
+
+    def unindexed_persons(self, limit: int) -> list[Candidate]:
+        table = IntakePerson.__table__
+        query = (
+            sa.select(table.c.person_key, table.c.name, table.c.birth_date, table.c.address)
+            .where(table.c.indexed.is_(False))
+            .limit(limit)
+        )
+        return [Candidate(k, n, b, a) for k, n, b, a in self.session.execute(query)]
+
+    def index_persons(self, blocks: set[tuple[str, str]], person_keys: Sequence[str]) -> None:
+        self._insert(IntakePersonBlock, [{"block_key": b, "person_key": k} for b, k in blocks], ignore_conflicts=True)
+        table = IntakePerson.__table__
+        for chunk in _chunks(list(person_keys)):
+            self.session.execute(sa.update(table).where(table.c.person_key.in_(chunk)).values(indexed=True))
+
+    def resolve(self, review: IntakeIdentityReview, person_key: str, by: str) -> None:
+        review.resolved_person_key = person_key
+        review.resolved_by = by
+        review.resolved_at = utc_now()
+        self.session.add(review)
+        self.session.flush()
+
+    def _insert_reviews(self, reviews: list[ReviewRow], now: datetime) -> None:
+        if not reviews:
+            return
+        refs = self._refs_of_pending({r.event_key for r in reviews})
+        rows = [
+            {
+                "record_id": r.record_id,
+                "event_key": r.event_key,
+                "department": refs[r.event_key][0],
+                "department_ref": refs[r.event_key][1],
+                "member_index": r.member_index,
+                "candidates": [{"person_key": k, "score": s} for k, s in r.candidates],
+                "created_at": now,
+            }
+            for r in reviews
+        ]
+        self._insert(IntakeIdentityReview, rows)
+
+    def _refs_of_pending(self, event_keys: set[str]) -> dict[str, Ref]:
+        table = IntakePendingRecord.__table__
+        rows = self.session.execute(
+            sa.select(table.c.event_key, table.c.department, table.c.department_ref).where(table.c.event_key.in_(event_keys))
+        )
+        return {k: (d, r) for k, d, r in rows}
+
+    def _upsert_persons(self, changes: Changes, now: datetime) -> None:
+        rows = [
+            {
+                "person_key": p.person_key,
+                "household_id": p.household_id,
+                "name": p.name,
+                "birth_date": p.birth_date,
+                "address": p.address,
+                "district": p.district,
+                "indexed": p.indexed,
+                "updated_at": now,
+            }
+            for p in changes.persons.values()
+        ]
+        if not rows:
+            return
+        table = IntakePerson.__table__
+        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(table)
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.person_key],
+            set_={c: insert.excluded[c] for c in ("household_id", "name", "birth_date", "address", "district", "indexed", "updated_at")},
+        )
+        self.session.execute(statement, rows)
+
+    def _insert(self, model: type[SQLModel], rows: list[dict[str, Any]], ignore_conflicts: bool = False) -> None:
+        if not rows:
+            return
+        table = model.__table__  # type: ignore[attr-defined]
+        if ignore_conflicts:
+            statement = (postgresql if self._dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+        else:
+            statement = sa.insert(table)
+        self.session.execute(statement, rows)
+
+
+def _pending_row(held: HeldEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "event_key": held.event_key,
+        "department": held.department,
+        "department_ref": held.household_ref,
+        "event_type": held.event_type,
+        "channel": held.channel,
+        "payload": held.payload,
+        "received_at": now,
+    }
+
+
+def _chunks(items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,238 @@
+"""Intake's decisions without a broker or a database: households, people, linking, holds and
+releases, duplicates, rejections, and what canonical and rejection events may carry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from bench.intake_events import EventFactory, bad_checksum
+from contracts.hub import EventRejected, HouseholdRecorded, IdentityReviewRequested
+from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS
+from services.intake.canonical import canonical_event_id, display_name
+from services.intake.domain import (
+    Accepted,
+    Duplicate,
+    Incoming,
+    Intake,
+    KnownState,
+    Pending,
+    PersonKeys,
+    Rejected,
+    applied_key,
+)
+from services.intake.linking import Candidate
+from services.intake.rejections import mask_payload
+from services.intake.resident_id import check_character
+from services.intake.validation import validate
+
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+KEYS = PersonKeys(b"test-secret")
+
+
+class Desk:
+    """An Intake over an in-memory state that keeps what each batch changed."""
+
+    def __init__(self, state: KnownState | None = None) -> None:
+        self.state = state or KnownState()
+        self.applied: set[str] = set()
+        self.position = 0
+        self.intake = Intake(self.state, KEYS)
+
+    def receive(self, event: dict[str, Any] | bytes, department: str = "CA", channel: str = "kafka") -> Any:
+        raw = event if isinstance(event, bytes) else orjson.dumps(event)
+        self.position += 1
+        verdict = validate(raw, department, NOW)
+        # As in a batch that links by name: people recorded earlier are candidates at once.
+        self.state.linking = True
+        incoming = Incoming(raw, channel, department, f"dept.ca/0/{self.position}", "dept.ca")  # type: ignore[arg-type]
+        outcome = self.intake.receive(incoming, verdict, self.applied)
+        self.applied |= set(self.intake.changes.applied)
+        return outcome
+
+    def emitted(self, topic: Any) -> list[Any]:
+        return [event for t, event, _ in self.intake.changes.outbox if t == topic]
+
+
+def person(name: str, number: str | None, born: str, relation: str = "head") -> dict[str, Any]:
+    return {"resident_id": number, "name": name, "birth_date": born, "relation": relation}
+
+
+def report(f: EventFactory, members: list[dict[str, Any]], ref: str | None = None, address: str = "浦东新区张杨路1234弄5号601室") -> dict[str, Any]:
+    event = f.household_reported()
+    event["household_id"] = ref or event["household_id"]
+    event["data"]["members"] = members
+    event["data"]["address"] = address
+    event["data"]["district"] = "310115"
+    return event
+
+
+def test_a_household_and_its_benefit_share_one_hub_household_id() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    first = desk.receive(f.household_reported())
+    grant = desk.receive(f.benefit_granted(f.households[0]))
+    assert isinstance(first, Accepted) and isinstance(grant, Accepted)
+    assert first.household_id == grant.household_id
+    keys = [key for _, _, key in desk.intake.changes.outbox]
+    assert keys == [first.household_id, first.household_id]
+
+
+def test_a_benefit_for_an_unknown_household_is_rejected_and_may_be_resent() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    f.household_reported()
+    f.households[0].ref = "never-reported"
+    grant = f.benefit_granted(f.households[0])
+    outcome = desk.receive(grant)
+    assert isinstance(outcome, Rejected)
+    assert [p.code for p in outcome.problems] == ["household.unknown"]
+    assert applied_key("CA", grant["event_id"]) not in desk.applied, "a fixed resend must not count as a duplicate"
+
+
+def test_the_same_event_twice_gives_one_canonical_event() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    event = f.household_reported()
+    assert isinstance(desk.receive(event), Accepted)
+    assert isinstance(desk.receive(event), Duplicate)
+    assert len(desk.emitted(CANONICAL)) == 1
+    assert desk.emitted(CANONICAL)[0].event_id == canonical_event_id("CA", event["event_id"])
+
+
+def test_a_redelivered_invalid_record_is_rejected_once() -> None:
+    desk = Desk()
+    raw = b"not json"
+    incoming = Incoming(raw, "kafka", "CA", "dept.ca/0/7", "dept.ca")
+    verdict = validate(raw, "CA", NOW)
+    assert isinstance(desk.intake.receive(incoming, verdict, set()), Rejected)
+    assert isinstance(desk.intake.receive(incoming, verdict, set()), Duplicate)
+    assert len(desk.emitted(REJECTIONS)) == 1
+
+
+def test_a_second_department_reporting_the_same_family_maps_to_the_same_household() -> None:
+    civil, health, desk = EventFactory("CA", seed=1, now=NOW), EventFactory("HEALTH", seed=2, now=NOW), Desk()
+    event = civil.household_reported()
+    first = desk.receive(event)
+    again = health.household_reported()
+    again["data"]["members"] = event["data"]["members"]
+    second = desk.receive(again, department="HEALTH")
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert second.household_id == first.household_id
+
+
+def test_one_member_moving_in_does_not_pull_the_new_household_into_the_old() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    old = f.household_reported()
+    old["data"]["members"] = [f.member("head"), f.member("child")]
+    first = desk.receive(old)
+    mover = old["data"]["members"][1]
+    new = f.household_reported()
+    new["data"]["members"] = [f.member("head"), {**mover, "relation": "spouse"}]
+    second = desk.receive(new)
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    assert second.household_id != first.household_id
+    assert desk.state.person_households[KEYS.of(mover["resident_id"])] == second.household_id
+
+
+def test_canonical_events_carry_no_numbers_or_names() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    event = f.household_reported()
+    desk.receive(event)
+    desk.receive(f.benefit_granted(f.households[0]))
+    for canonical in desk.emitted(CANONICAL):
+        text = canonical.to_bytes().decode()
+        for member in event["data"]["members"]:
+            assert member["resident_id"] not in text and member["name"] not in text
+    recorded = desk.emitted(CANONICAL)[0]
+    assert isinstance(recorded, HouseholdRecorded)
+    member = recorded.data.members[0]
+    assert member.person_key == KEYS.of(event["data"]["members"][0]["resident_id"])
+    assert member.masked_resident_id and "*" in member.masked_resident_id
+    assert member.display_name.endswith("*")
+    assert desk.emitted(CANONICAL)[1].data.benefit_id.startswith("CA:")
+
+
+def test_display_names_keep_the_family_name_only() -> None:
+    assert display_name("张伟") == "张*"
+    assert display_name("歐陽　修") == "欧阳*"
+    assert display_name("單田芳") == "单*"
+
+
+def test_a_member_without_a_number_is_linked_to_the_one_person_who_fits() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number = "31011519620314123" + check_character("31011519620314123")
+    first = desk.receive(report(f, [person("张伟", number, "1962-03-14")], ref="h1"))
+    second = desk.receive(report(f, [person("張偉", None, "1962-03-14")], ref="h2"))
+    assert isinstance(first, Accepted) and isinstance(second, Accepted)
+    recorded = desk.emitted(CANONICAL)[1]
+    assert recorded.data.members[0].person_key == KEYS.of(number)
+
+
+def twins_state() -> KnownState:
+    state = KnownState()
+    for key in ("p_twin_a", "p_twin_b"):
+        state.candidates.add(Candidate(key, "李明", datetime(1990, 5, 1).date(), "浦东新区张杨路1234弄5号601室"))
+        state.person_households[key] = "hh-old"
+    return state
+
+
+def test_an_unclear_member_holds_the_event_and_its_household_until_staff_decide() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk(twins_state())
+    reported = report(f, [person("李明", None, "1990-05-01")], ref="h9")
+    held = desk.receive(reported)
+    assert isinstance(held, Pending) and len(held.review_ids) == 1
+    review = desk.emitted(IDENTITY_REVIEWS)[0]
+    assert isinstance(review, IdentityReviewRequested)
+    assert {c.person_key for c in review.data.candidates} == {"p_twin_a", "p_twin_b"}
+
+    f.households[-1].ref = "h9"
+    grant = f.benefit_granted(f.households[-1])
+    grant["data"]["resident_id"] = None
+    behind = desk.receive(grant)
+    assert isinstance(behind, Pending) and behind.review_ids == ()
+    assert desk.emitted(CANONICAL) == []
+    assert [h.event_key for h in desk.intake.changes.held] == [applied_key("CA", reported["event_id"]), applied_key("CA", grant["event_id"])]
+
+    later = Intake(KnownState(person_households={"p_twin_b": "hh-old"}), KEYS)
+    decided = {(applied_key("CA", reported["event_id"]), 0): "p_twin_b"}
+    released = later.release(desk.intake.changes.held, decided, undecided=set())
+    assert [type(o) for o in released] == [Accepted, Accepted]
+    recorded, granted = (e for _, e, _ in later.changes.outbox)
+    assert recorded.data.members[0].person_key == "p_twin_b"
+    assert recorded.household_id == granted.household_id == "hh-old"
+    assert later.changes.released == [h.event_key for h in desk.intake.changes.held]
+
+
+def test_release_stops_at_a_record_still_undecided() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk(twins_state())
+    reported = report(f, [person("李明", None, "1990-05-01")], ref="h9")
+    desk.receive(reported)
+    later = Intake(KnownState(), KEYS)
+    outcomes = later.release(desk.intake.changes.held, {}, undecided={applied_key("CA", reported["event_id"])})
+    assert [type(o) for o in outcomes] == [Pending]
+    assert later.changes.outbox == [] and later.changes.released == []
+
+
+def test_rejections_mask_resident_ids_everywhere() -> None:
+    number = "310115196203141234"
+    masked = mask_payload({"data": {"resident_id": number, "note": f"ID {number} typed twice", "n": int(number[:15])}})
+    text = orjson.dumps(masked).decode()
+    assert number not in text and number[:15] not in text
+    assert masked["data"]["resident_id"] == "310115********1234"
+
+
+def test_a_rejection_keeps_the_department_record_findable() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    event = f.household_reported()
+    number = event["data"]["members"][0]["resident_id"]
+    event["data"]["members"][0]["resident_id"] = bad_checksum(number)
+    outcome = desk.receive(event)
+    assert isinstance(outcome, Rejected)
+    rejection = desk.emitted(REJECTIONS)[0]
+    assert isinstance(rejection, EventRejected)
+    assert rejection.data.original_event_id == event["event_id"]
+    assert rejection.data.department == "CA"
+    assert rejection.data.reasons[0].code == "resident_id.checksum"
+    shown = rejection.data.masked_payload["data"]["members"][0]["resident_id"]  # type: ignore[index]
+    assert shown[:6] == number[:6] and shown[-4:] == bad_checksum(number)[-4:] and "*" in shown
+    assert number[6:14] not in rejection.to_bytes().decode()
