@@ -27,6 +27,7 @@ from opencc import OpenCC
 from pypinyin import lazy_pinyin
 
 from contracts.catalogue import DISTRICTS
+from contracts.pseudonyms import person_key
 from services.intake.linking import (
     Candidate,
     CandidateIndex,
@@ -39,7 +40,6 @@ from services.intake.resident_id import (
     birth_date_of,
     check_character,
     has_valid_checksum,
-    person_key,
     single_edit_repairs,
 )
 

@@ -13,7 +13,13 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from contracts.catalogue import Category, ColourStatus, HouseholdCategory
-from contracts.envelope import CODE_PATTERN, EVENT_ID_PATTERN, Event, EventData, EventRegistry
+from contracts.envelope import (
+    CODE_PATTERN,
+    EVENT_ID_PATTERN,
+    Event,
+    EventData,
+    EventRegistry,
+)
 
 
 class DepartmentEvent(Event):

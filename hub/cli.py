@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.publish import publish
+from services.ledger.rebuild import rebuild
 from kit.auth import digest
 from kit.errors import StartupError
 from kit.settings import HubSettings
@@ -19,6 +20,7 @@ keys = typer.Typer(help="API keys for department systems, staff and charities.")
 app.add_typer(keys, name="keys")
 console = Console()
 app.command()(publish)
+app.command()(rebuild)
 
 
 @app.command()

@@ -16,8 +16,8 @@ from types import TracebackType
 
 import orjson
 import sqlalchemy as sa
-from alembic.operations import Operations
 from aiokafka import AIOKafkaProducer
+from alembic.operations import Operations
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 

@@ -25,9 +25,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from contracts.department import DEPARTMENT_EVENTS, DepartmentEvent, HouseholdReported, ReportedMember
+from contracts.department import (
+    DEPARTMENT_EVENTS,
+    DepartmentEvent,
+    HouseholdReported,
+    ReportedMember,
+)
 from contracts.envelope import Event
 from contracts.hub import IdentityReviewRequested
+from contracts.pseudonyms import normalise_resident_id, person_key
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, Topic
 from services.intake.canonical import to_canonical
 from services.intake.linking import (
@@ -40,7 +46,6 @@ from services.intake.linking import (
     decide,
 )
 from services.intake.rejections import Channel, rejection_event, rejection_id
-from services.intake.resident_id import normalise_resident_id, person_key
 from services.intake.validation import Invalid, Problem, ReasonCode, Valid, Verdict
 
 Ref = tuple[str, str]  # (department, the department's own household reference)

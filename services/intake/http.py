@@ -25,8 +25,20 @@ from sqlalchemy.exc import DBAPIError
 from contracts.catalogue import PROGRAMMES
 from contracts.envelope import new_id
 from kit.auth import Principal, require
-from services.intake.domain import Accepted, Duplicate, Incoming, Outcome, Pending, Rejected
-from services.intake.handlers import IntakeHandlers, ReviewAlreadyResolved, ReviewNotFound, UnknownPerson
+from services.intake.domain import (
+    Accepted,
+    Duplicate,
+    Incoming,
+    Outcome,
+    Pending,
+    Rejected,
+)
+from services.intake.handlers import (
+    IntakeHandlers,
+    ReviewAlreadyResolved,
+    ReviewNotFound,
+    UnknownPerson,
+)
 from services.intake.validation import ReasonCode
 
 DepartmentCaller = Annotated[Principal, Depends(require("department"))]

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.intake.domain import Accepted, Duplicate, Incoming, Outcome, Pending, Rejected
+from services.intake.domain import (
+    Accepted,
+    Duplicate,
+    Incoming,
+    Outcome,
+    Pending,
+    Rejected,
+)
 
 
 class IntakeMetrics:

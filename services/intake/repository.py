@@ -16,7 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, select
 
 from contracts.envelope import utc_now
-from services.intake.domain import Changes, HeldEvent, KnownState, Lookups, Ref, ReviewRow
+from services.intake.domain import (
+    Changes,
+    HeldEvent,
+    KnownState,
+    Lookups,
+    Ref,
+    ReviewRow,
+)
 from services.intake.linking import Candidate
 
 CHUNK = 400

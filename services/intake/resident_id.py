@@ -9,13 +9,12 @@ Everything here is pure: no clock is read unless a caller leaves `today` out of 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+
+from contracts.pseudonyms import normalise_resident_id
 
 ID_LENGTH = 18
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
@@ -24,7 +23,6 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS = "10X98765432"
 _WELL_FORMED = re.compile(r"[0-9]{17}[0-9X]")
 # Separators that people paste between digit groups; zero-width ones survive NFKC.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 class IdReason(StrEnum):
@@ -46,12 +44,6 @@ class Sex(StrEnum):
 class IdProblem:
     code: IdReason
     message: str
-
-
-def normalise_resident_id(raw: str) -> str:
-    """Full-width digits and X to ASCII, whitespace anywhere removed, lowercase x raised."""
-    folded = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)
-    return "".join(folded.split()).upper()
 
 
 def check_character(first17: str) -> str:
@@ -135,14 +127,6 @@ def mask_resident_id(id_number: str) -> str:
     length = len(number)
     head, tail = (6, 4) if length >= ID_LENGTH - 3 else (0, length // 4)
     return number[:head] + "*" * (length - head - tail) + number[length - tail :]
-
-
-def person_key(id_number: str, secret: bytes) -> str:
-    """A pseudonymous person key; keyed so that enumerating all numbers cannot reverse it."""
-    if not secret:
-        raise ValueError("a person key needs a non-empty secret")
-    message = normalise_resident_id(id_number).encode("utf-8")
-    return "p_" + hmac.new(secret, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _is_well_formed(number: str) -> bool:

@@ -1,9 +1,16 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kit.settings import ServiceSettings
+from services.ledger.policy import DEFAULT_POLICY_PATH
 
 
 class LedgerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_LEDGER_", extra="ignore")
 
     service: str = "ledger"
+    policy_file: Path = Field(DEFAULT_POLICY_PATH, description="The stacking policy (TOML); checked at start")
+    consumer_group: str = Field("ledger", min_length=1, max_length=64, description="Kafka consumer group of the ledger")
+    max_batch: int = Field(2000, ge=1, le=100_000, description="Most canonical events applied in one transaction")

@@ -12,7 +12,13 @@ import pytest
 
 from contracts.department import DEPARTMENT_EVENTS
 from contracts.hub import HUB_EVENTS
-from contracts.schema import INDEX_FILE, JSON_SCHEMA_DIALECT, export_json_schemas, main, schema_file_name
+from contracts.schema import (
+    INDEX_FILE,
+    JSON_SCHEMA_DIALECT,
+    export_json_schemas,
+    main,
+    schema_file_name,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 ALL = [*DEPARTMENT_EVENTS.models(), *HUB_EVENTS.models()]

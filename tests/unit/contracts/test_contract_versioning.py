@@ -16,7 +16,13 @@ import pytest
 from pydantic import Field, ValidationError
 
 from contracts.department import DEPARTMENT_EVENTS, BenefitGranted, HouseholdReported
-from contracts.envelope import CODE_PATTERN, Event, EventData, EventRegistry, UnknownEventType
+from contracts.envelope import (
+    CODE_PATTERN,
+    Event,
+    EventData,
+    EventRegistry,
+    UnknownEventType,
+)
 
 
 class BenefitGrantedDataV2(EventData):

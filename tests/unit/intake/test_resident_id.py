@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.pseudonyms import normalise_resident_id, person_key
 from services.intake.resident_id import (
     IdProblem,
     IdReason,
@@ -12,8 +13,6 @@ from services.intake.resident_id import (
     check_character,
     has_valid_checksum,
     mask_resident_id,
-    normalise_resident_id,
-    person_key,
     region_of,
     sex_of,
     single_edit_repairs,

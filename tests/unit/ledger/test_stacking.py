@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from services.ledger.domain import Benefit, Conflict, LedgerError, check_grant, find_conflicts
+from services.ledger.domain import (
+    Benefit,
+    Conflict,
+    LedgerError,
+    check_grant,
+    find_conflicts,
+)
 from services.ledger.policy import (
     AmountCapRule,
     CapPeriod,

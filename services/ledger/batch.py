@@ -1,0 +1,544 @@
+"""One batch of canonical events applied to the ledger in one transaction.
+
+The affected households are loaded in bulk, each event goes to its household's domain objects in
+the order it arrived (one household's events share a partition, so their order is kept), and at
+the end every changed household is written back in bulk with the ids of the events applied, the
+alerts raised or closed, and the household's new state in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from contracts.envelope import Event, utc_now
+from contracts.hub import (
+    BenefitAmended,
+    BenefitRecorded,
+    BenefitStopped,
+    DuplicateServiceAlertDecided,
+    DuplicateServiceAlertRaised,
+    HouseholdRecorded,
+    HouseholdState,
+    MatchFulfilled,
+    NeedRecorded,
+)
+from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
+from kit.logs import get_logger
+from kit.settings import HubSettings
+from services.ledger.domain import (
+    Benefit,
+    BenefitChange,
+    Conflict,
+    HouseholdLedger,
+    LedgerError,
+    diff_alerts,
+)
+from services.ledger.households import (
+    Person,
+    Profile,
+    alert_id,
+    merge_members,
+    met_needs,
+    programmes_held,
+)
+from services.ledger.policy import StackingPolicy
+from services.ledger.repository import (
+    LedgerAlert,
+    LedgerBenefit,
+    LedgerEvent,
+    LedgerHousehold,
+    LedgerMember,
+    LedgerNeed,
+    LedgerRepository,
+)
+
+log = get_logger(__name__)
+
+BENEFIT_EVENTS = (BenefitRecorded, BenefitAmended, BenefitStopped, MatchFulfilled)
+LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, *BENEFIT_EVENTS)
+SERVICE = "ledger"
+
+
+class WorkUnit(Protocol):
+    """What the batch needs of kit.outbox.UnitOfWork."""
+
+    session: Any
+
+    def already_applied(self, event_ids: Iterable[str]) -> set[str]: ...
+
+    def mark_applied(self, *event_ids: str) -> None: ...
+
+    def emit(self, topic: Topic, event: Event, key: str | None = None) -> None: ...
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    refused: int = 0
+    alerts_raised: int = 0
+    alerts_closed: int = 0
+
+
+# --- canonical events -> domain records ---------------------------------------------------------
+
+
+def benefit_of(event: BenefitRecorded | MatchFulfilled) -> Benefit:
+    household_id = event.household_id or ""
+    if isinstance(event, MatchFulfilled):
+        data = event.data
+        return Benefit(
+            benefit_id=f"M:{data.match_id}",
+            household_id=household_id,
+            programme=data.programme,
+            source=data.charity_id,
+            source_kind="charity",
+            amount_fen=data.amount_fen,
+            in_kind=data.in_kind,
+            period_start=data.delivered_on,
+            period_end=data.delivered_on,
+            need_id=data.need_id,
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+        )
+    grant = event.data
+    return Benefit(
+        benefit_id=grant.benefit_id,
+        household_id=household_id,
+        programme=grant.programme,
+        source=grant.source,
+        source_kind=grant.source_kind,
+        person_key=grant.person_key,
+        amount_fen=grant.amount_fen,
+        in_kind=grant.in_kind,
+        period_start=grant.period_start,
+        period_end=grant.period_end,
+        need_id=grant.need_id,
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+    )
+
+
+def change_of(event: BenefitAmended | BenefitStopped) -> BenefitChange:
+    household_id = event.household_id or ""
+    if isinstance(event, BenefitStopped):
+        return BenefitChange.ending(
+            event_id=event.event_id,
+            household_id=household_id,
+            benefit_id=event.data.benefit_id,
+            ended_on=event.data.ended_on,
+            occurred_at=event.occurred_at,
+        )
+    # An amendment names only what changes: a field left empty keeps its value.
+    wanted = {"amount_fen": event.data.amount_fen, "in_kind": event.data.in_kind, "period_end": event.data.period_end}
+    return BenefitChange(
+        event_id=event.event_id,
+        household_id=household_id,
+        benefit_id=event.data.benefit_id,
+        updates={name: value for name, value in wanted.items() if value is not None},
+        occurred_at=event.occurred_at,
+    )
+
+
+def profile_of(event: HouseholdRecorded) -> Profile:
+    data = event.data
+    return Profile(
+        district=data.district,
+        subdistrict=data.subdistrict,
+        category=data.category.value if data.category else None,
+        colour=data.colour.value if data.colour else None,
+        income_fen=data.monthly_income_per_capita_fen,
+        as_of=event.occurred_at,
+        event_id=event.event_id,
+    )
+
+
+def people_of(event: HouseholdRecorded) -> list[Person]:
+    return [
+        Person(m.person_key, m.display_name, m.masked_resident_id, m.birth_year, m.sex, m.relation)
+        for m in event.data.members
+    ]
+
+
+def summary_of(event: Event) -> dict[str, Any]:
+    """What the timeline shows of a non-benefit event; nothing personal beyond masked values."""
+    if isinstance(event, HouseholdRecorded):
+        data = event.data
+        return {
+            "kind": "household",
+            "department": data.department,
+            "district": data.district,
+            "category": data.category,
+            "colour": data.colour,
+            "members": len(data.members),
+        }
+    if isinstance(event, NeedRecorded):
+        data = event.data
+        return {"kind": "need", "need_id": data.need_id, "category": data.category, "urgency": data.urgency}
+    return {"kind": event.type}
+
+
+def ledger_from_records(household_id: str, records: Iterable[dict[str, Any]], policy: StackingPolicy) -> HouseholdLedger:
+    """A household's ledger from its stored grant and change records (`ledger_event.record`)."""
+    grants: list[Benefit] = []
+    changes: list[BenefitChange] = []
+    for row in records:
+        record = row["record"]
+        if record.get("kind") == "grant":
+            grants.append(Benefit.from_dict(record["benefit"]))
+        elif record.get("kind") == "change":
+            changes.append(BenefitChange.from_dict(record["change"]))
+    return HouseholdLedger(household_id, policy, grants=grants, changes=changes)
+
+
+# --- one household during a batch ------------------------------------------------------------------
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Household:
+    """A household's rows turned into domain objects, and what the batch changed."""
+
+    household_id: str
+    profile: Profile
+    person_count: int
+    ledger: HouseholdLedger
+    needs: dict[str, Row]
+    alerts: list[Row]
+    members: dict[str, Person] | None = None
+    new_events: list[Row] = field(default_factory=list)
+    new_alerts: list[Row] = field(default_factory=list)
+    closed_alerts: list[Row] = field(default_factory=list)
+    benefits_changed: bool = False
+    members_changed: bool = False
+    needs_changed: bool = False
+    changed: bool = False
+
+    def active_keys(self) -> set[str]:
+        return {alert["conflict_key"] for alert in self.alerts if alert["active"]}
+
+    def times_raised(self, conflict_key: str) -> int:
+        return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
+
+
+class Batch:
+    """Applies events to the households they are about, then writes every change back."""
+
+    def __init__(self, unit: WorkUnit, policy: StackingPolicy, hub: HubSettings, publish: bool = True) -> None:
+        self.unit = unit
+        self.repository = LedgerRepository(unit.session)
+        self.policy = policy
+        self.hub = hub
+        self.publish = publish
+        self.now = utc_now()
+        self.households: dict[str, Household] = {}
+        self.applied: list[str] = []
+        self.outcome = Outcome()
+
+    # -- loading
+
+    def load(self, events: Sequence[Event]) -> None:
+        ids = sorted({event.household_id for event in events if event.household_id})
+        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
+        rows = self.repository.households(ids)
+        records = self.repository.benefit_records(ids)
+        needs = self.repository.needs(ids)
+        alerts = self.repository.alerts(ids)
+        members = self.repository.members(with_members)
+        for household_id in ids:
+            household = self._household(household_id, rows.get(household_id), records.get(household_id, []))
+            household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
+            household.alerts = alerts.get(household_id, [])
+            if household_id in with_members:
+                household.members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
+            self.households[household_id] = household
+
+    def _household(self, household_id: str, row: Row | None, records: list[Row]) -> Household:
+        profile = Profile()
+        if row is not None:
+            profile = Profile(
+                row["district"], row["subdistrict"], row["category"], row["colour"], row["income_fen"],
+                row["profile_at"], row["profile_event_id"],
+            )
+        return Household(
+            household_id=household_id,
+            profile=profile,
+            person_count=row["person_count"] if row else 0,
+            ledger=ledger_from_records(household_id, records, self.policy),
+            needs={},
+            alerts=[],
+            changed=row is None,
+        )
+
+    # -- applying
+
+    def apply(self, event: Event) -> None:
+        household = self.households[event.household_id or ""]
+        try:
+            self._apply(household, event)
+        except LedgerError as error:
+            self.outcome.refused += 1
+            log.warning("event refused by the ledger", event_id=event.event_id, event_type=event.type, reason=str(error))
+            return
+        self.applied.append(event.event_id)
+        household.changed = True
+        self.outcome.applied += 1
+
+    def _apply(self, household: Household, event: Event) -> None:
+        if isinstance(event, HouseholdRecorded):
+            self._record_household(household, event)
+        elif isinstance(event, NeedRecorded):
+            self._record_need(household, event)
+        else:
+            self._record_benefit(household, event)
+
+    def _record_household(self, household: Household, event: HouseholdRecorded) -> None:
+        report = profile_of(event)
+        merged = household.profile.merge(report)
+        newer = merged.event_id == report.event_id
+        household.profile = merged
+        household.members = merge_members(household.members or {}, people_of(event), newer)
+        household.person_count = len(household.members)
+        household.members_changed = True
+        household.new_events.append(self._timeline_row(event, summary_of(event)))
+
+    def _record_need(self, household: Household, event: NeedRecorded) -> None:
+        data = event.data
+        household.needs[data.need_id] = {
+            "need_id": data.need_id,
+            "household_id": household.household_id,
+            "department": data.department,
+            "category": data.category.value,
+            "description": data.description,
+            "urgency": data.urgency,
+            "assessed_on": data.assessed_on,
+            "person_key": data.person_key,
+            "status": "open",
+            "event_id": event.event_id,
+        }
+        household.needs_changed = True
+        household.new_events.append(self._timeline_row(event, summary_of(event)))
+
+    def _record_benefit(self, household: Household, event: Event) -> None:
+        if isinstance(event, BenefitRecorded | MatchFulfilled):
+            grant = benefit_of(event)
+            conflicts = household.ledger.grant(grant)
+            record = {"kind": "grant", "benefit": grant.to_dict()}
+            benefit_id = grant.benefit_id
+        else:
+            assert isinstance(event, BenefitAmended | BenefitStopped)
+            change = change_of(event)
+            conflicts = household.ledger.apply(change)
+            record = {"kind": "change", "change": change.to_dict()}
+            benefit_id = change.benefit_id
+        household.benefits_changed = True
+        household.new_events.append(self._timeline_row(event, record, benefit_id))
+        self._follow_conflicts(household, event, conflicts)
+
+    def _timeline_row(self, event: Event, record: Row, benefit_id: str | None = None) -> Row:
+        return {
+            "event_id": event.event_id,
+            "household_id": event.household_id or "",
+            "type": event.type,
+            "source": event.source,
+            "occurred_at": event.occurred_at,
+            "benefit_id": benefit_id,
+            "record": record,
+        }
+
+    # -- alerts
+
+    def _follow_conflicts(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
+        raised, resolved = diff_alerts(household.active_keys(), conflicts)
+        for conflict in raised:
+            self._raise(household, cause, conflict)
+        for key in resolved:
+            for alert in household.alerts:
+                if alert["active"] and alert["conflict_key"] == key:
+                    self._close(household, cause, alert)
+
+    def _raise(self, household: Household, cause: Event, conflict: Conflict) -> None:
+        benefits = [household.ledger.benefit(benefit_id) for benefit_id in conflict.benefit_ids]
+        listed = [
+            {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
+            for b in benefits
+            if b is not None
+        ]
+        alert: Row = {
+            "alert_id": alert_id(household.household_id, conflict.conflict_key, household.times_raised(conflict.conflict_key)),
+            "household_id": household.household_id,
+            "conflict_key": conflict.conflict_key,
+            "rule_id": conflict.rule_id,
+            "severity": str(conflict.severity),
+            "district": household.profile.district,
+            "programmes": "," + ",".join(sorted({b["programme"] for b in listed})) + ",",
+            "description": conflict.description,
+            "benefits": listed,
+            "status": "open",
+            "active": True,
+            "raised_at": self.now,
+            "raised_by_event": cause.event_id,
+            "resolved_at": None,
+            "decision_note": None,
+            "decided_by": None,
+            "decided_at": None,
+        }
+        household.alerts.append(alert)
+        household.new_alerts.append(alert)
+        self.outcome.alerts_raised += 1
+        self._emit(ALERTS, cause.caused(
+            DuplicateServiceAlertRaised,
+            source=SERVICE,
+            household_id=household.household_id,
+            data={
+                "alert_id": alert["alert_id"],
+                "rule_id": alert["rule_id"],
+                "severity": alert["severity"],
+                "description": alert["description"],
+                "district": alert["district"],
+                "benefits": listed,
+            },
+        ))
+
+    def _close(self, household: Household, cause: Event, alert: Row) -> None:
+        alert["active"] = False
+        alert["resolved_at"] = self.now
+        if alert["status"] == "open":
+            alert["status"] = "resolved"
+        if not any(new is alert for new in household.new_alerts):
+            household.closed_alerts.append(alert)
+        self.outcome.alerts_closed += 1
+        self._emit(ALERTS, cause.caused(
+            DuplicateServiceAlertDecided,
+            source=SERVICE,
+            household_id=household.household_id,
+            data={
+                "alert_id": alert["alert_id"],
+                "decision": "resolved",
+                "note": f"a later change ({cause.type} {cause.event_id}) resolved the conflict",
+                "decided_by": SERVICE,
+                "decided_at": self.now,
+            },
+        ))
+
+    def _emit(self, topic: Topic, event: Event) -> None:
+        if self.publish:
+            self.unit.emit(topic, event, event.household_id)
+
+    # -- storing
+
+    def store(self) -> None:
+        changed = [h for h in self.households.values() if h.changed]
+        ids = [h.household_id for h in changed]
+        self.repository.replace(LedgerHousehold, ids, [self._household_row(h) for h in changed])
+        with_members = [h for h in changed if h.members_changed]
+        self.repository.replace(
+            LedgerMember, [h.household_id for h in with_members],
+            [_member_row(h.household_id, p) for h in with_members for p in (h.members or {}).values()],
+        )
+        with_benefits = [h for h in changed if h.benefits_changed]
+        self.repository.replace(
+            LedgerBenefit, [h.household_id for h in with_benefits], [_benefit_row(b) for h in with_benefits for b in h.ledger.benefits]
+        )
+        with_needs = [h for h in changed if h.needs and (h.needs_changed or h.benefits_changed)]
+        for household in with_needs:
+            _settle_needs(household)
+        self.repository.replace(LedgerNeed, [h.household_id for h in with_needs], [n for h in with_needs for n in h.needs.values()])
+        self.repository.insert(LedgerEvent, [row for h in changed for row in h.new_events])
+        self.repository.insert(LedgerAlert, [a for h in changed for a in h.new_alerts])
+        self.repository.update_alerts(a for h in changed for a in h.closed_alerts)
+        self.unit.mark_applied(*self.applied)
+        for household in changed:
+            self._emit(HOUSEHOLD_STATE, self._state(household))
+
+    def _household_row(self, household: Household) -> Row:
+        profile = household.profile
+        return {
+            "household_id": household.household_id,
+            "district": profile.district,
+            "subdistrict": profile.subdistrict,
+            "category": profile.category,
+            "colour": profile.colour,
+            "income_fen": profile.income_fen,
+            "person_count": household.person_count,
+            "profile_at": profile.as_of,
+            "profile_event_id": profile.event_id,
+            "updated_at": self.now,
+        }
+
+    def _state(self, household: Household) -> HouseholdState:
+        profile = household.profile
+        return HouseholdState(
+            source=SERVICE,
+            household_id=household.household_id,
+            data={
+                "district": profile.district,
+                "subdistrict": profile.subdistrict,
+                "category": profile.category,
+                "colour": profile.colour,
+                "programmes": programmes_held(household.ledger.benefits, self.now.date()),
+                "open_needs": sorted(n["need_id"] for n in household.needs.values() if n["status"] == "open"),
+                "person_count": household.person_count,
+                "as_of": self.now,
+            },
+        )
+
+
+def _person(row: Row) -> Person:
+    return Person(row["person_key"], row["display_name"], row["masked_resident_id"], row["birth_year"], row["sex"], row["relation"])
+
+
+def _settle_needs(household: Household) -> None:
+    met = met_needs(household.ledger.benefits)
+    for need in household.needs.values():
+        need["status"] = "met" if need["need_id"] in met else "open"
+
+
+def _member_row(household_id: str, person: Person) -> Row:
+    return {"household_id": household_id, **asdict(person)}
+
+
+def _benefit_row(benefit: Benefit) -> Row:
+    return {name: getattr(benefit, name) for name in BENEFIT_COLUMNS}
+
+
+BENEFIT_COLUMNS = (
+    "household_id", "benefit_id", "programme", "source", "source_kind", "person_key", "amount_fen", "in_kind",
+    "period_start", "period_end", "status", "need_id", "event_id", "occurred_at",
+)
+
+
+def apply_batch(
+    unit: WorkUnit, events: Sequence[Event], policy: StackingPolicy, hub: HubSettings, publish: bool = True
+) -> Outcome:
+    """Apply the events the ledger has not applied yet, in order; the caller commits.
+
+    The applied ids and the outgoing events go into the unit, written with the state at commit."""
+    fresh, outcome = _fresh_events(unit, events)
+    batch = Batch(unit, policy, hub, publish)
+    batch.outcome = outcome
+    batch.load(fresh)
+    for event in fresh:
+        batch.apply(event)
+    batch.store()
+    return batch.outcome
+
+
+def _fresh_events(unit: WorkUnit, events: Sequence[Event]) -> tuple[list[Event], Outcome]:
+    outcome = Outcome()
+    relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
+    outcome.ignored = len(events) - len(relevant)
+    seen = unit.already_applied(e.event_id for e in relevant)
+    fresh: list[Event] = []
+    for event in relevant:
+        if event.event_id in seen:
+            outcome.duplicates += 1
+            continue
+        seen.add(event.event_id)
+        fresh.append(event)
+    return fresh, outcome
+

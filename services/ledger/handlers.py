@@ -1,0 +1,79 @@
+"""Canonical events and charity fulfilments in: one batch, one unit of work, one commit, then the
+outbox is flushed and FastStream commits the offsets.
+
+Input the ledger cannot read is counted, logged (position only, never the payload) and skipped:
+intake has already checked what it publishes, and a poison message must never stop the ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from faststream.kafka import KafkaMessage
+from prometheus_client import CollectorRegistry, Counter
+
+from contracts.envelope import Event
+from contracts.hub import HUB_EVENTS
+from kit.broker import Delivery, deliveries_of
+from kit.logs import get_logger
+from kit.service import ServiceRuntime
+from services.ledger.batch import Outcome, apply_batch
+from services.ledger.policy import StackingPolicy
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class LedgerMetrics:
+    events: Counter
+    alerts: Counter
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> LedgerMetrics:
+        return cls(
+            events=Counter("ledger_events", "Events seen by the ledger, by outcome", ["outcome"], registry=registry),
+            alerts=Counter("ledger_alerts", "Duplicate-service alerts raised or closed", ["change"], registry=registry),
+        )
+
+    def count(self, outcome: Outcome, unreadable: int) -> None:
+        for name in ("applied", "duplicates", "ignored", "refused"):
+            self.events.labels(name).inc(getattr(outcome, name))
+        self.events.labels("unreadable").inc(unreadable)
+        self.alerts.labels("raised").inc(outcome.alerts_raised)
+        self.alerts.labels("closed").inc(outcome.alerts_closed)
+
+
+def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
+    """The events in these records, and how many records could not be read as events."""
+    events: list[Event] = []
+    unreadable = 0
+    for delivery in deliveries:
+        try:
+            events.append(HUB_EVENTS.parse(delivery.value))
+        except ValueError as error:  # JSON, validation and unknown-type errors are all ValueErrors
+            unreadable += 1
+            log.warning("unreadable record skipped", position=delivery.position, error=type(error).__name__)
+    return events, unreadable
+
+
+def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: StackingPolicy) -> Outcome:
+    with runtime.unit_of_work() as unit:
+        outcome = apply_batch(unit, events, policy, runtime.settings.hub)
+        unit.commit()
+    return outcome
+
+
+def make_on_events(
+    runtime: ServiceRuntime, policy: StackingPolicy, metrics: LedgerMetrics
+) -> Callable[[KafkaMessage], Awaitable[None]]:
+    async def on_events(message: KafkaMessage) -> None:
+        events, unreadable = read_events(deliveries_of(message))
+        outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy)
+        metrics.count(outcome, unreadable)
+        if outcome.alerts_raised or outcome.alerts_closed:
+            log.info("alerts changed", raised=outcome.alerts_raised, closed=outcome.alerts_closed)
+        await runtime.relay.flush()
+
+    return on_events

@@ -1,0 +1,345 @@
+"""The ledger's HTTP API: the pre-grant check for department systems, the review API for
+joint-meeting staff, and the statistics.
+
+Department keys may check only their own department's programmes. Staff review and decide;
+every view and decision is written to the append-only audit trail. Charity keys get 403 here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from contracts.catalogue import PROGRAMMES
+from contracts.envelope import CODE_PATTERN, utc_now
+from contracts.hub import DuplicateServiceAlertDecided
+from contracts.topics import ALERTS
+from kit.auth import Principal, require
+from kit.outbox import OutboxRelay, UnitOfWork
+from services.ledger.batch import ledger_from_records
+from services.ledger.domain import Benefit, Conflict, HouseholdLedger
+from services.ledger.identity import is_well_formed, person_key
+from services.ledger.policy import StackingPolicy
+from services.ledger.repository import (
+    AlertFilter,
+    LedgerAlert,
+    LedgerAudit,
+    LedgerMember,
+    LedgerNeed,
+    LedgerRepository,
+)
+from services.ledger.statistics import (
+    DIBAO_STANDARD_FEN,
+    Month,
+    benefits_by_district_programme,
+    cliff,
+    months_between,
+    open_alert_counts,
+)
+
+PROPOSED_ID = "PROPOSED"
+
+
+@dataclass(frozen=True)
+class LedgerContext:
+    engine: Engine
+    unit_of_work: Callable[[], UnitOfWork]
+    relay: OutboxRelay
+    policy: StackingPolicy
+    person_key_secret: bytes
+
+
+Department = Annotated[Principal, Depends(require("department", "staff"))]
+Staff = Annotated[Principal, Depends(require("staff"))]
+
+
+# --- shapes ------------------------------------------------------------------------------------
+
+
+class PreGrantQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    household_id: str | None = Field(default=None, max_length=64, description="The hub household id, or")
+    resident_id: str | None = Field(default=None, max_length=40, description="the resident ID number of the person to be granted")
+    person_key: str | None = Field(default=None, max_length=64, description="With household_id: the person, for personal programmes")
+    programme: str = Field(max_length=32)
+    period_start: date
+    period_end: date | None = None
+    amount_fen: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> PreGrantQuery:
+        if (self.household_id is None) == (self.resident_id is None):
+            raise ValueError("give exactly one of household_id or resident_id")
+        if self.resident_id is not None and not is_well_formed(self.resident_id):
+            raise ValueError("resident_id must be 18 characters: 17 digits and a digit or X")
+        if self.programme not in PROGRAMMES:
+            raise ValueError(f"unknown programme {self.programme!r}; see contracts.catalogue.PROGRAMMES")
+        if self.period_end is not None and self.period_end < self.period_start:
+            raise ValueError("period_end is before period_start")
+        return self
+
+
+class ConflictOut(BaseModel):
+    rule_id: str
+    severity: str
+    description: str
+    benefits: list[dict[str, Any]]
+
+
+class PreGrantAnswer(BaseModel):
+    allowed: bool
+    household_id: str | None
+    known_household: bool
+    programme: str
+    policy_version: str
+    conflicts: list[ConflictOut]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["confirmed_duplicate", "justified"]
+    note: str = Field(
+        min_length=3, max_length=1000,
+        description="For a confirmed duplicate: how the overpayment is recovered; when justified: why",
+    )
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+
+def ledger_router(context: LedgerContext) -> APIRouter:
+    router = APIRouter()
+    router.include_router(_pre_grant_router(context))
+    router.include_router(_review_router(context))
+    router.include_router(_statistics_router(context))
+    return router
+
+
+def _pre_grant_router(context: LedgerContext) -> APIRouter:
+    router = APIRouter(tags=["pre-grant check"])
+
+    # Async on purpose: the check is two indexed reads and a few microseconds of rules, cheaper
+    # to run on the event loop than to hand to a worker thread and back.
+    @router.post("/pre-grant-check", summary="Would granting this break a stacking rule, and why")
+    async def pre_grant_check(query: PreGrantQuery, caller: Department) -> PreGrantAnswer:
+        if caller.role == "department" and not caller.may_use_programme(query.programme):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.department} key may not check programme {query.programme}")
+        with Session(context.engine) as session:
+            return check_pre_grant(LedgerRepository(session), context, query, caller)
+
+    return router
+
+
+def check_pre_grant(repository: LedgerRepository, context: LedgerContext, query: PreGrantQuery, caller: Principal) -> PreGrantAnswer:
+    household_id, person = query.household_id, query.person_key
+    if query.resident_id is not None:
+        person = person_key(query.resident_id, context.person_key_secret)
+        household_id = repository.household_of_person(person)
+    if household_id is None:  # a person the hub has never seen holds nothing
+        return PreGrantAnswer(allowed=True, household_id=None, known_household=False, programme=query.programme,
+                              policy_version=context.policy.version, conflicts=[])
+    records = repository.benefit_records([household_id]).get(household_id, [])
+    if not records and repository.household(household_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
+    ledger = ledger_from_records(household_id, records, context.policy)
+    proposed = Benefit(
+        benefit_id=PROPOSED_ID, household_id=household_id, programme=query.programme,
+        source=caller.department or caller.id, source_kind="department", person_key=person,
+        amount_fen=query.amount_fen, period_start=query.period_start, period_end=query.period_end, event_id="pre-grant-check",
+    )
+    conflicts = ledger.check_grant(proposed)
+    return PreGrantAnswer(
+        allowed=not conflicts, household_id=household_id, known_household=True, programme=query.programme,
+        policy_version=context.policy.version, conflicts=[_conflict_out(c, ledger, proposed) for c in conflicts],
+    )
+
+
+def _conflict_out(conflict: Conflict, ledger: HouseholdLedger, proposed: Benefit) -> ConflictOut:
+    benefits = []
+    for benefit_id in conflict.benefit_ids:
+        benefit = proposed if benefit_id == PROPOSED_ID else ledger.benefit(benefit_id)
+        if benefit is not None:
+            benefits.append({
+                "benefit_id": benefit.benefit_id, "programme": benefit.programme, "source": benefit.source,
+                "source_kind": benefit.source_kind, "period_start": benefit.period_start, "period_end": benefit.period_end,
+                "proposed": benefit is proposed,
+            })
+    return ConflictOut(rule_id=conflict.rule_id, severity=str(conflict.severity), description=conflict.description, benefits=benefits)
+
+
+def _review_router(context: LedgerContext) -> APIRouter:
+    router = APIRouter(prefix="/review", tags=["review"])
+
+    @router.get("/alerts", summary="List and filter duplicate-service alerts")
+    def list_alerts(
+        reviewer: Staff,
+        district: Annotated[str | None, Query(max_length=16)] = None,
+        programme: Annotated[str | None, Query(max_length=32)] = None,
+        severity: Literal["high", "medium", "low"] | None = None,
+        alert_status: Annotated[
+            Literal["open", "resolved", "confirmed_duplicate", "justified"] | None, Query(alias="status")
+        ] = None,
+        min_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
+        max_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        now = utc_now()
+        filters = AlertFilter(
+            district=district, programme=programme, severity=severity, status=alert_status, limit=limit, offset=offset,
+            raised_before=now - timedelta(days=min_age_days) if min_age_days is not None else None,
+            raised_after=now - timedelta(days=max_age_days) if max_age_days is not None else None,
+        )
+        with Session(context.engine) as session:
+            repository = LedgerRepository(session)
+            alerts = [_alert_out(a) for a in repository.find_alerts(filters)]
+            _audit(repository, reviewer, "list_alerts", "alerts", "*", filters.model_dump(exclude_none=True, mode="json"))
+            session.commit()
+            return {"alerts": alerts, "count": len(alerts), "limit": limit, "offset": offset}
+
+    @router.get("/alerts/{alert_id}", summary="One alert")
+    def show_alert(alert_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            repository = LedgerRepository(session)
+            shown = _alert_out(_existing_alert(repository, alert_id))
+            _audit(repository, reviewer, "view_alert", "alert", alert_id, {})
+            session.commit()
+            return shown
+
+    @router.post("/alerts/{alert_id}/decision", summary="Record the joint meeting's decision on an alert")
+    async def decide(alert_id: Annotated[str, _code_path()], decision: Decision, reviewer: Staff) -> dict[str, Any]:
+        decided = await asyncio.to_thread(record_decision, context, alert_id, decision, reviewer)
+        await context.relay.flush()
+        return decided
+
+    @router.get("/households/{household_id}", summary="A household's full ledger and timeline")
+    def show_household(household_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            repository = LedgerRepository(session)
+            view = household_view(repository, household_id)
+            _audit(repository, reviewer, "view_household", "household", household_id, {})
+            session.commit()
+            return view
+
+    @router.get("/audit", summary="The audit trail: who viewed or decided what, newest first")
+    def audit_trail(
+        reviewer: Staff,
+        target_id: Annotated[str | None, Query(max_length=128)] = None,
+        actor: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            entries = LedgerRepository(session).audit_trail(target_id, actor, limit)
+            return {"entries": [e.model_dump(mode="json") for e in entries]}
+
+    return router
+
+
+def _code_path() -> Any:
+    return Path(pattern=CODE_PATTERN, max_length=64)
+
+
+def _existing_alert(repository: LedgerRepository, alert_id: str) -> LedgerAlert:
+    alert = repository.alert(alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return alert
+
+
+def _audit(repository: LedgerRepository, who: Principal, action: str, target_type: str, target_id: str, detail: dict[str, Any]) -> None:
+    repository.add_audit(LedgerAudit(
+        at=utc_now(), actor=who.id, role=who.role, action=action, target_type=target_type, target_id=target_id, detail=detail,
+    ))
+
+
+def _alert_out(alert: LedgerAlert) -> dict[str, Any]:
+    shown = alert.model_dump(mode="json", exclude={"conflict_key"})
+    shown["programmes"] = [p for p in alert.programmes.split(",") if p]
+    return shown
+
+
+def record_decision(context: LedgerContext, alert_id: str, decision: Decision, reviewer: Principal) -> dict[str, Any]:
+    with context.unit_of_work() as unit:
+        repository = LedgerRepository(unit.session)
+        alert = _existing_alert(repository, alert_id)
+        if alert.status not in ("open", "resolved"):
+            raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} was already decided: {alert.status} by {alert.decided_by}")
+        now = utc_now()
+        alert.status, alert.decision_note, alert.decided_by, alert.decided_at = decision.decision, decision.note, reviewer.id, now
+        _audit(repository, reviewer, "decide_alert", "alert", alert_id, {"decision": decision.decision})
+        unit.emit(ALERTS, DuplicateServiceAlertDecided(
+            source="ledger", household_id=alert.household_id,
+            data={"alert_id": alert_id, "decision": decision.decision, "note": decision.note, "decided_by": reviewer.id, "decided_at": now},
+        ), key=alert.household_id)
+        unit.commit()
+        return _alert_out(alert)
+
+
+def household_view(repository: LedgerRepository, household_id: str) -> dict[str, Any]:
+    household = repository.household(household_id)
+    if household is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
+    session = repository.session
+    members = session.exec(select(LedgerMember).where(LedgerMember.household_id == household_id)).all()
+    needs = session.exec(select(LedgerNeed).where(LedgerNeed.household_id == household_id)).all()
+    alerts = session.exec(select(LedgerAlert).where(LedgerAlert.household_id == household_id)).all()
+    return {
+        "household": household.model_dump(mode="json"),
+        "members": [m.model_dump(mode="json", exclude={"household_id"}) for m in members],
+        "benefits": [b.model_dump(mode="json", exclude={"household_id"}) for b in repository.benefits_of(household_id)],
+        "needs": [n.model_dump(mode="json", exclude={"household_id"}) for n in needs],
+        "alerts": [_alert_out(a) for a in alerts],
+        "timeline": [e.model_dump(mode="json", exclude={"household_id"}) for e in repository.timeline(household_id)],
+    }
+
+
+def _statistics_router(context: LedgerContext) -> APIRouter:
+    router = APIRouter(prefix="/stats", tags=["statistics"])
+
+    @router.get("/benefits", summary="Households, persons and amounts by district x programme x month")
+    def benefits(
+        caller: Department,
+        from_month: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
+        to_month: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+    ) -> dict[str, Any]:
+        first, last = _month(from_month), _month(to_month or from_month)
+        months = months_between(first, last)
+        if not months or len(months) > 36:
+            raise HTTPException(422, "from must not be after to, and at most 36 months apart")
+        with Session(context.engine) as session:
+            return {"rows": benefits_by_district_programme(session, months)}
+
+    @router.get("/alerts", summary="Open alerts by district, severity and rule")
+    def alerts(caller: Department) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            return open_alert_counts(session)
+
+    @router.get("/cliff", summary="Households just below and above the dibao standard, and what their category brings")
+    def cliff_effect(
+        caller: Department,
+        month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+        standard_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN,
+        band_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN // 2,
+        step_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN // 10,
+    ) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            return cliff(session, _month(month), standard_fen, band_fen, step_fen)
+
+    return router
+
+
+def _month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
