@@ -16,6 +16,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 def normalise_resident_id(raw: str) -> str:
     """Full-width digits and X to ASCII, whitespace and zero-width characters removed, x raised."""
+    if raw.isascii() and raw.isalnum():  # the usual case, and already in normal form but for case
+        return raw.upper()
     folded = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE)
     return "".join(folded.split()).upper()
 

@@ -3,15 +3,23 @@ the service's Alembic migrations applied at start."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+import orjson
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import create_engine
 
+from contracts.envelope import utc_now
 from kit.errors import StartupError
 
 
@@ -54,3 +62,97 @@ def migrate(engine: Engine, migrations_dir: Path) -> None:
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise StartupError(f"database {engine.url.render_as_string(hide_password=True)} unreachable: {reason}") from None
+
+
+def insert_rows(
+    connection: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    stamped: tuple[str, ...] = (),
+    ignore_conflicts: bool = False,
+    update: bool = False,
+) -> None:
+    """Insert many rows in the connection's transaction, straight through the driver: COPY on
+    PostgreSQL, one executemany on SQLite. The `stamped` columns take the time of the call. A row
+    whose primary key exists is skipped (`ignore_conflicts`) or takes the new values (`update`).
+
+    For batches on hot paths: SQLAlchemy's executemany builds and processes every row in Python,
+    which cost more than the insert itself (measured per row on SQLite: outbox 21 against 10
+    µs, applied ids 15 against 4; psycopg's row-by-row executemany 25 against 10 for COPY)."""
+    if not rows:
+        return
+    columns = (*rows[0], *stamped)
+    now = utc_now()
+    values = driver_values(connection, table, columns, [{**row, **dict.fromkeys(stamped, now)} for row in rows] if stamped else rows)
+    if connection.dialect.name == "postgresql" and not (ignore_conflicts or update):
+        copy_rows(connection, table.name, columns, values)
+        return
+    sql = _insert_sql(connection.dialect, table, columns, ignore_conflicts, update)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
+
+
+def driver_values(
+    connection: Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[list[Any]]:
+    """The rows as the driver takes them, each value converted by its column's SQLAlchemy type,
+    column by column (most columns need no conversion). JSON goes through orjson."""
+    values = [[row[name] for name in columns] for row in rows]
+    for index, name in enumerate(columns):
+        convert = _bind_processor(table.c[name], connection.dialect)
+        if convert is not None:
+            for value in values:
+                value[index] = convert(value[index])
+    return values
+
+
+def copy_rows(connection: Connection, table_name: str, columns: Sequence[str], values: Sequence[Sequence[Any]]) -> None:
+    """PostgreSQL's COPY FROM STDIN, in the connection's transaction."""
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for value in values:
+            copy.write_row(value)
+
+
+def _bind_processor(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, sa.JSON):
+        return _json_text  # SQLAlchemy's default (json.dumps) cost more than the rest of a row
+    return column.type._cached_bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@lru_cache(maxsize=128)
+def _insert_sql(dialect: Dialect, table: sa.Table, columns: tuple[str, ...], ignore_conflicts: bool, update: bool) -> str:
+    """The dialect's INSERT text with positional parameters in `columns` order."""
+    clause = sa.table(table.name, *(sa.column(c) for c in columns))
+    statement = postgresql.insert(clause) if dialect.name == "postgresql" else sqlite.insert(clause)
+    statement = statement.values({c: sa.bindparam(c) for c in columns})
+    if ignore_conflicts:
+        statement = statement.on_conflict_do_nothing()
+    if update:
+        key = [c.name for c in table.primary_key]
+        statement = statement.on_conflict_do_update(
+            index_elements=key, set_={c: statement.excluded[c] for c in columns if c not in key}
+        )
+    # The driver's own cursor takes the values as lists: positional parameters, in `columns` order.
+    positional = type(dialect)(paramstyle="format") if dialect.name == "postgresql" else dialect
+    compiled = statement.compile(dialect=positional)
+    assert tuple(compiled.positiontup or ()) == columns, "parameters must follow the columns"
+    return str(compiled)
+
+
+def among(column: sa.ColumnElement[Any], values: Collection[str], dialect: str) -> sa.ColumnElement[bool]:
+    """`column IN values` for a batch's worth of values, bound as one parameter: a JSON array on
+    SQLite, an array on PostgreSQL. SQLAlchemy renders and binds each member of an IN list
+    itself, which cost more than the lookup (measured per value: 4 against 2 µs on SQLite, 45
+    against 10 µs on PostgreSQL)."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.literal(list(values), ARRAY(column.type)))
+    members = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.literal(orjson.dumps(list(values)).decode())))
+    return column.in_(members)

@@ -25,16 +25,17 @@ def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
-def _json(value: Any, **_: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+def _json(value: Any, **_: Any) -> bytes:
+    return orjson.dumps(value, default=str)
 
 
 def configure_logging(service: str, log_format: str = "console", level: str = "INFO") -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_json)
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    # JSON lines go out as bytes: intake writes one per event, and text costs a third more.
+    renderer: Any
+    if log_format == "json":
+        renderer, factory = structlog.processors.JSONRenderer(serializer=_json), structlog.BytesLoggerFactory(sys.stderr.buffer)
+    else:
+        renderer, factory = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()), structlog.PrintLoggerFactory(sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -45,7 +46,7 @@ def configure_logging(service: str, log_format: str = "console", level: str = "I
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()

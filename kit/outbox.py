@@ -10,20 +10,24 @@ consumer skips ids it has seen.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from alembic.operations import Operations
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel
 
-from contracts.envelope import Event, utc_now
+from contracts.envelope import Publishable, utc_now
 from contracts.topics import Topic
 from kit.broker import event_headers, make_producer, publish_many
+from kit.database import among, insert_rows
 from kit.logs import get_logger
 from kit.settings import HubSettings
 
@@ -93,15 +97,17 @@ class UnitOfWork:
         """Which of these ids were applied before, or earlier in this unit of work."""
         ids = list(set(event_ids))
         found = set(ids) & set(self._applied)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found.update(self.session.exec(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id.in_(chunk))))
+        if ids:
+            column = ProcessedEvent.__table__.c.event_id  # type: ignore[attr-defined]
+            connection = self.session.connection()  # Core, not the ORM: these are plain rows
+            query = sa.select(column).where(among(column, ids, connection.dialect.name))
+            found.update(connection.execute(query).scalars())
         return found
 
     def mark_applied(self, *event_ids: str) -> None:
         self._applied.extend(event_ids)
 
-    def emit(self, topic: Topic, event: Event, key: str | None = None) -> None:
+    def emit(self, topic: Topic, event: Publishable, key: str | None = None) -> None:
         """Queue an event for publishing; it is written with the state, in the same commit."""
         key_text = key if key is not None else event.household_id
         self._outbox.append(
@@ -110,21 +116,14 @@ class UnitOfWork:
                 "key": key_text.encode() if key_text else None,
                 "value": event.to_bytes(),
                 "headers": orjson.dumps(event_headers(event)),
-                "created_at": utc_now(),
             }
         )
 
     def commit(self) -> None:
-        # Bulk inserts: one statement per table however many events the batch held.
-        # Core inserts on the session's connection: the ORM's bulk path costs more than the rows.
-        now = utc_now()
+        # One statement per table however many events the batch held, on the session's connection.
         connection = self.session.connection()
-        if self._applied:
-            connection.execute(
-                ProcessedEvent.__table__.insert(), [{"event_id": i, "processed_at": now} for i in self._applied]
-            )
-        if self._outbox:
-            connection.execute(OutboxMessage.__table__.insert(), self._outbox)
+        insert_rows(connection, ProcessedEvent.__table__, [{"event_id": i} for i in self._applied], ("processed_at",))  # type: ignore[attr-defined]
+        insert_rows(connection, OutboxMessage.__table__, self._outbox, ("created_at",))  # type: ignore[attr-defined]
         self.session.commit()
         self._applied.clear()
         self._outbox.clear()
@@ -141,7 +140,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self._locks_rows = engine.dialect.name == "postgresql"
+        self._turn = RelayTurn.for_database(engine.url.database) if engine.dialect.name == "sqlite" else None
 
     async def connect(self) -> None:
         """Create and start the relay's producer (aiokafka wants the running event loop for that)."""
@@ -151,6 +152,8 @@ class OutboxRelay:
     async def flush(self) -> int:
         """Publish everything pending; returns how many were sent."""
         sent = 0
+        if self._turn is not None and not self._turn.taken():
+            return 0  # another process relays this SQLite database
         async with self._lock:
             while count := await self._flush_batch():
                 sent += count
@@ -175,13 +178,22 @@ class OutboxRelay:
     def run_in_background(self, interval: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(interval), name="outbox-relay")
 
+    def wake(self) -> None:
+        """Rows were committed: publish them now, not at the next interval. The caller goes on
+        with its next batch while the broker acknowledges this one."""
+        self._wake.set()
+
     async def _run(self, interval: float) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.flush()
             except Exception as error:  # the relay must outlive a broker hiccup; rows stay and are retried
                 log.warning("outbox relay failed, will retry", error=repr(error))
-            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except TimeoutError:
+                pass
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -196,3 +208,40 @@ class OutboxRelay:
             log.warning("outbox left rows unsent at stop; they go out at next start", error=repr(error))
         if self._producer is not None:
             await self._producer.stop()
+        if self._turn is not None:
+            self._turn.give_up()
+
+
+class RelayTurn:
+    """Which process relays a SQLite database's outbox. Processes may share the file but SQLite
+    has no row locks to share the rows out, so two relays would publish every row twice: the
+    process holding an OS lock on a file beside the database relays, the others leave it to that
+    one. The lock goes with the process, so a crashed relay's turn passes on by itself.
+    (PostgreSQL needs none of this: relays there take rows with SKIP LOCKED.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file: IO[bytes] | None = None
+
+    @classmethod
+    def for_database(cls, database: str | None) -> RelayTurn | None:
+        if not database or database == ":memory:":
+            return None  # a database no other process can open
+        return cls(Path(f"{database}.relay-lock"))
+
+    def taken(self) -> bool:
+        """True while this process holds the turn; takes it if it is free."""
+        if self._file is None:
+            file = self._path.open("ab")
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.close()
+                return False
+            self._file = file
+        return True
+
+    def give_up(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing releases the lock
+            self._file = None

@@ -4,6 +4,7 @@ itself, answer /health and /metrics, stop cleanly on SIGTERM, and fail at start 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -216,10 +217,20 @@ async def serve(runtime: ServiceRuntime, http: FastAPI) -> None:
         uvicorn.Config(http, host=settings.hub.http_host, port=settings.port(), lifespan="off", log_config=None, access_log=False)
     )
     await runtime.start()
+    collect_less_often()
     try:
         await server.serve()
     finally:
         await runtime.stop()
+
+
+def collect_less_often() -> None:
+    """What start-up built lives as long as the process: freeze it out of garbage collection,
+    and collect young objects less often. A batch allocates many short-lived objects, and with
+    Python's defaults collections cost from a tenth of intake's work to as much as the ledger's."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def run_service(settings_type: type[S], build: Callable[[S], tuple[ServiceRuntime, FastAPI]]) -> None:

@@ -15,7 +15,7 @@ from faststream.specification import AsyncAPI
 from contracts.catalogue import DEPARTMENTS
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, department_topic
 from kit.auth import ApiKeys
-from kit.broker import deliveries_of
+from kit.broker import deliveries_of, undecoded
 from kit.logs import get_logger
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.intake.domain import Incoming
@@ -45,6 +45,7 @@ def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=settings.batch_size,
+        decoder=undecoded,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.session_timeout_ms // 3),
     )

@@ -12,6 +12,9 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
+from typing import Any
+
+import orjson
 
 from contracts.department import (
     BenefitChanged,
@@ -22,15 +25,8 @@ from contracts.department import (
     NeedAssessed,
     ReportedMember,
 )
-from contracts.envelope import Event
-from contracts.hub import (
-    BenefitAmended,
-    BenefitRecorded,
-    BenefitStopped,
-    HouseholdRecorded,
-    Member,
-    NeedRecorded,
-)
+from contracts.envelope import Event, SerializedEvent
+from contracts.hub import BenefitAmended, BenefitRecorded, BenefitStopped, HouseholdRecorded, NeedRecorded
 from services.intake.names import COMPOUND_SURNAME_READINGS, normalise_name
 from services.intake.resident_id import Sex, birth_date_of, mask_resident_id, sex_of
 
@@ -49,60 +45,73 @@ def namespaced(department: str, own_id: str) -> str:
 
 def to_canonical(
     event: DepartmentEvent, household_id: str, member_keys: Sequence[str], key_of: PersonKeyOf
-) -> Event:
-    """`member_keys` are the resolved person keys of a household report's members, in order."""
-    envelope = {
-        "event_id": canonical_event_id(event.source, event.event_id),
-        "occurred_at": event.occurred_at,
-        "source": SOURCE,
-        "household_id": household_id,
-        "correlation_id": event.correlation_id,
-    }
+) -> SerializedEvent:
+    """`member_keys` are the resolved person keys of a household report's members, in order.
+
+    Written straight to JSON: every value comes from a department event that passed the
+    contract and intake's rules, and building the hub model only to serialise it cost four
+    times as much (32 against 8 µs per event). The unit tests prove that canonical events of
+    every type parse back as their hub model."""
     dept, data = event.source, event.data
     match event:
         case HouseholdReported():
             members = [member_of(m, k) for m, k in zip(event.data.members, member_keys, strict=True)]
             body = event.data.model_dump(exclude={"members", "address"})
-            return HouseholdRecorded(
-                **envelope, data={**body, "department": dept, "department_household_ref": event.household_id, "members": members}
-            )
+            return _serialized(event, HouseholdRecorded, household_id, {
+                **body, "department": dept, "department_household_ref": event.household_id, "members": members,
+            })
         case NeedAssessed():
             body = data.model_dump(exclude={"resident_id", "need_id"})
-            return NeedRecorded(
-                **envelope,
-                data={**body, "need_id": namespaced(dept, event.data.need_id), "department": dept, "person_key": _key(event.data.resident_id, key_of)},
-            )
+            return _serialized(event, NeedRecorded, household_id, {
+                **body, "need_id": namespaced(dept, event.data.need_id), "department": dept,
+                "person_key": _key(event.data.resident_id, key_of),
+            })
         case BenefitGranted():
             body = data.model_dump(exclude={"resident_id", "benefit_id", "need_id"})
-            return BenefitRecorded(
-                **envelope,
-                data={
-                    **body,
-                    "benefit_id": namespaced(dept, event.data.benefit_id),
-                    "need_id": event.data.need_id and namespaced(dept, event.data.need_id),
-                    "source": dept,
-                    "source_kind": "department",
-                    "person_key": _key(event.data.resident_id, key_of),
-                },
-            )
+            return _serialized(event, BenefitRecorded, household_id, {
+                **body,
+                "benefit_id": namespaced(dept, event.data.benefit_id),
+                "need_id": event.data.need_id and namespaced(dept, event.data.need_id),
+                "source": dept,
+                "source_kind": "department",
+                "person_key": _key(event.data.resident_id, key_of),
+            })
         case BenefitChanged():
-            return BenefitAmended(**envelope, data={**data.model_dump(), "benefit_id": namespaced(dept, event.data.benefit_id)})
+            body = {**data.model_dump(), "benefit_id": namespaced(dept, event.data.benefit_id)}
+            return _serialized(event, BenefitAmended, household_id, body)
         case BenefitEnded():
-            return BenefitStopped(**envelope, data={**data.model_dump(), "benefit_id": namespaced(dept, event.data.benefit_id)})
+            body = {**data.model_dump(), "benefit_id": namespaced(dept, event.data.benefit_id)}
+            return _serialized(event, BenefitStopped, household_id, body)
     raise TypeError(f"no canonical event for {type(event).__name__}")
 
 
-def member_of(member: ReportedMember, person_key: str) -> Member:
+def member_of(member: ReportedMember, person_key: str) -> dict[str, Any]:
+    """A household member as canonical events carry them (`contracts.hub.Member`)."""
     number = member.resident_id
     born = member.birth_date or (_birth_date(number) if number else None)
-    return Member(
-        person_key=person_key,
-        display_name=display_name(member.name),
-        masked_resident_id=mask_resident_id(number) if number else None,
-        birth_year=born.year if born else None,
-        sex=member.sex or (_sex(number) if number else None),
-        relation=member.relation,
-    )
+    return {
+        "person_key": person_key,
+        "display_name": display_name(member.name),
+        "masked_resident_id": mask_resident_id(number) if number else None,
+        "birth_year": born.year if born else None,
+        "sex": member.sex or (_sex(number) if number else None),
+        "relation": member.relation,
+    }
+
+
+def _serialized(event: DepartmentEvent, model: type[Event], household_id: str, data: dict[str, Any]) -> SerializedEvent:
+    event_id = canonical_event_id(event.source, event.event_id)
+    envelope = {
+        "event_id": event_id,
+        "type": model.TYPE,
+        "schema_version": model.VERSION,
+        "occurred_at": event.occurred_at,
+        "source": SOURCE,
+        "household_id": household_id,
+        "correlation_id": event.correlation_id,
+        "data": data,
+    }
+    return SerializedEvent(event_id, model.TYPE, model.VERSION, household_id, event.correlation_id, orjson.dumps(envelope))
 
 
 def display_name(name: str) -> str:

@@ -31,7 +31,7 @@ from contracts.department import (
     HouseholdReported,
     ReportedMember,
 )
-from contracts.envelope import Event
+from contracts.envelope import Publishable
 from contracts.hub import IdentityReviewRequested
 from contracts.pseudonyms import normalise_resident_id, person_key
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, Topic
@@ -148,7 +148,7 @@ class Changes:
     new_households: set[str] = field(default_factory=set)
     persons: dict[str, PersonRow] = field(default_factory=dict)
     blocking: set[tuple[str, str]] = field(default_factory=set)
-    outbox: list[tuple[Topic, Event, str | None]] = field(default_factory=list)
+    outbox: list[tuple[Topic, Publishable, str | None]] = field(default_factory=list)
     held: list[HeldEvent] = field(default_factory=list)
     reviews: list[ReviewRow] = field(default_factory=list)
     released: list[str] = field(default_factory=list)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -77,15 +78,15 @@ class IntakeHandlers:
         self._last_batch = 0.0
 
     async def receive(self, items: Sequence[Incoming]) -> list[Outcome]:
-        """Validate, decide and commit a batch; then publish what it produced."""
+        """Validate, decide and commit a batch; the outbox relay then publishes what it produced
+        while the next batch is worked on."""
         started = time.perf_counter()
         outcomes = self._receive(items)  # in the loop: a thread would only fight it for the GIL
-        committed = time.perf_counter()
+        self._runtime.relay.wake()
         self._metrics.count(items, outcomes)
-        published = await self._publish()
         log.info(
-            "batch handled", events=len(items), published=published,
-            commit_seconds=round(committed - started, 3), publish_seconds=round(time.perf_counter() - committed, 3),
+            "batch handled", events=len(items), first=items[0].position, last=items[-1].position,
+            commit_seconds=round(time.perf_counter() - started, 3), **Counter(o.status for o in outcomes),
         )
         return outcomes
 
@@ -93,18 +94,9 @@ class IntakeHandlers:
         """Staff say who a held member is (a known person key, or None for a new person);
         the household's held events then flow on in their original order."""
         resolution = self._resolve(record_id, person_key, by)
+        self._runtime.relay.wake()
         self._metrics.count_released(resolution.released)
-        await self._publish()
         return resolution
-
-    async def _publish(self) -> int:
-        """Send what was committed now; if the broker is away, the relay keeps trying (the
-        rows are committed, so the batch is done either way)."""
-        try:
-            return await self._runtime.relay.flush()
-        except Exception as error:
-            log.warning("publishing deferred to the outbox relay", error=type(error).__name__)
-            return 0
 
     def open_reviews(self) -> list[dict[str, Any]]:
         with self._runtime.unit_of_work() as uow:
@@ -218,11 +210,13 @@ def _index_everyone(repo: IntakeRepository) -> None:
 
 
 def _log_outcomes(items: Sequence[Incoming], outcomes: Sequence[Outcome]) -> None:
-    """One line per event: ids and codes only, never a number or a name."""
+    """One line per event, ids and codes only, never a number or a name. Accepted events are
+    logged at DEBUG: at thousands a second, INFO keeps what someone must act on (rejections,
+    held events) and the per-batch line with its counts."""
     for item, outcome in zip(items, outcomes, strict=True):
         match outcome:
             case Accepted():
-                log.info("event accepted", event_id=outcome.event_id, household_id=outcome.household_id,
+                log.debug("event accepted", event_id=outcome.event_id, household_id=outcome.household_id,
                          department=item.department, channel=item.channel)
             case Rejected():
                 codes = sorted({str(p.code) for p in outcome.problems})

@@ -7,15 +7,15 @@ tables: it never leaves intake.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, select
 
 from contracts.envelope import utc_now
+from kit.database import among, insert_rows
 from services.intake.domain import (
     Changes,
     HeldEvent,
@@ -26,8 +26,6 @@ from services.intake.domain import (
 )
 from services.intake.linking import Candidate
 
-CHUNK = 400
-T = TypeVar("T")
 
 
 class IntakeHousehold(SQLModel, table=True):
@@ -105,7 +103,8 @@ class IntakeRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._dialect = session.get_bind().dialect.name
+        self._sql = session.connection()  # Core statements skip the ORM's per-statement work
+        self._dialect = self._sql.dialect.name
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -120,46 +119,44 @@ class IntakeRepository:
 
     def households_of(self, refs: Iterable[Ref]) -> dict[Ref, str]:
         table = IntakeHouseholdRef.__table__
-        columns = sa.tuple_(table.c.department, table.c.department_ref)
         found: dict[Ref, str] = {}
-        for chunk in _chunks(list(refs)):
-            rows = self.session.execute(
-                sa.select(table.c.department, table.c.department_ref, table.c.household_id).where(columns.in_(chunk))
+        for department, own_refs in _by_department(refs).items():
+            query = sa.select(table.c.department_ref, table.c.household_id).where(
+                table.c.department == department, among(table.c.department_ref, own_refs, self._dialect)
             )
-            found.update({(d, r): h for d, r, h in rows})
+            found.update({(department, r): h for r, h in self._sql.execute(query)})
         return found
 
     def held_refs(self, refs: Iterable[Ref]) -> set[Ref]:
         table = IntakePendingRecord.__table__
-        if self.session.execute(sa.select(table.c.id).limit(1)).first() is None:
+        if self._sql.execute(sa.select(table.c.id).limit(1)).first() is None:
             return set()  # the usual case: nothing is waiting for review
-        columns = sa.tuple_(table.c.department, table.c.department_ref)
         found: set[Ref] = set()
-        for chunk in _chunks(list(refs)):
-            rows = self.session.execute(sa.select(table.c.department, table.c.department_ref).where(columns.in_(chunk)))
-            found.update((d, r) for d, r in rows)
-        return found
-
-    def person_households(self, person_keys: Iterable[str]) -> dict[str, str | None]:
-        table = IntakePerson.__table__
-        found: dict[str, str | None] = {}
-        for chunk in _chunks(list(person_keys)):
-            rows = self.session.execute(sa.select(table.c.person_key, table.c.household_id).where(table.c.person_key.in_(chunk)))
-            found.update({k: h for k, h in rows})
-        return found
-
-    def candidates(self, block_keys: Iterable[str]) -> list[Candidate]:
-        person, block = IntakePerson.__table__, IntakePersonBlock.__table__
-        found: dict[str, Candidate] = {}
-        for chunk in _chunks(list(block_keys)):
-            query = (
-                sa.select(person.c.person_key, person.c.name, person.c.birth_date, person.c.address)
-                .join(block, block.c.person_key == person.c.person_key)
-                .where(block.c.block_key.in_(chunk))
-                .distinct()
+        for department, own_refs in _by_department(refs).items():
+            query = sa.select(table.c.department_ref).where(
+                table.c.department == department, among(table.c.department_ref, own_refs, self._dialect)
             )
-            found.update({k: Candidate(k, n, b, a) for k, n, b, a in self.session.execute(query)})
-        return list(found.values())
+            found.update((department, r) for r in self._sql.execute(query).scalars())
+        return found
+
+    def person_households(self, person_keys: Collection[str]) -> dict[str, str | None]:
+        if not person_keys:
+            return {}
+        table = IntakePerson.__table__
+        query = sa.select(table.c.person_key, table.c.household_id).where(among(table.c.person_key, person_keys, self._dialect))
+        return {k: h for k, h in self._sql.execute(query)}
+
+    def candidates(self, block_keys: Collection[str]) -> list[Candidate]:
+        if not block_keys:
+            return []
+        person, block = IntakePerson.__table__, IntakePersonBlock.__table__
+        query = (
+            sa.select(person.c.person_key, person.c.name, person.c.birth_date, person.c.address)
+            .join(block, block.c.person_key == person.c.person_key)
+            .where(among(block.c.block_key, block_keys, self._dialect))
+            .distinct()
+        )
+        return [Candidate(k, n, b, a) for k, n, b, a in self._sql.execute(query)]
 
     def person_exists(self, person_key: str) -> bool:
         return self.session.get(IntakePerson, person_key) is not None
@@ -208,20 +205,17 @@ class IntakeRepository:
 
     def save(self, changes: Changes) -> None:
         now = utc_now()
-        self._insert(IntakeHousehold, [{"household_id": h, "created_at": now} for h in changes.new_households])
-        self._insert(
-            IntakeHouseholdRef,
-            [{"department": d, "department_ref": r, "household_id": h, "created_at": now} for (d, r), h in changes.new_refs.items()],
-        )
-        self._upsert_persons(changes, now)
-        self._insert(
-            IntakePersonBlock, [{"block_key": b, "person_key": k} for b, k in changes.blocking], ignore_conflicts=True
-        )
+        households = [{"household_id": h} for h in changes.new_households]
+        insert_rows(self._sql, IntakeHousehold.__table__, households, ("created_at",))  # type: ignore[attr-defined]
+        refs = [{"department": d, "department_ref": r, "household_id": h} for (d, r), h in changes.new_refs.items()]
+        insert_rows(self._sql, IntakeHouseholdRef.__table__, refs, ("created_at",))  # type: ignore[attr-defined]
+        self._upsert_persons(changes)
+        self._insert_blocks(changes.blocking)
         self._insert(IntakePendingRecord, [_pending_row(h, now) for h in changes.held])
         self._insert_reviews(changes.reviews, now)
         if changes.released:
             table = IntakePendingRecord.__table__
-            self.session.execute(sa.delete(table).where(table.c.event_key.in_(changes.released)))
+            self._sql.execute(sa.delete(table).where(table.c.event_key.in_(changes.released)))
 
     def unindexed_persons(self, limit: int) -> list[Candidate]:
         table = IntakePerson.__table__
@@ -230,13 +224,13 @@ class IntakeRepository:
             .where(table.c.indexed.is_(False))
             .limit(limit)
         )
-        return [Candidate(k, n, b, a) for k, n, b, a in self.session.execute(query)]
+        return [Candidate(k, n, b, a) for k, n, b, a in self._sql.execute(query)]
 
     def index_persons(self, blocks: set[tuple[str, str]], person_keys: Sequence[str]) -> None:
-        self._insert(IntakePersonBlock, [{"block_key": b, "person_key": k} for b, k in blocks], ignore_conflicts=True)
-        table = IntakePerson.__table__
-        for chunk in _chunks(list(person_keys)):
-            self.session.execute(sa.update(table).where(table.c.person_key.in_(chunk)).values(indexed=True))
+        self._insert_blocks(blocks)
+        if person_keys:
+            table = IntakePerson.__table__
+            self._sql.execute(sa.update(table).where(among(table.c.person_key, person_keys, self._dialect)).values(indexed=True))
 
     def resolve(self, review: IntakeIdentityReview, person_key: str, by: str) -> None:
         review.resolved_person_key = person_key
@@ -265,12 +259,12 @@ class IntakeRepository:
 
     def _refs_of_pending(self, event_keys: set[str]) -> dict[str, Ref]:
         table = IntakePendingRecord.__table__
-        rows = self.session.execute(
+        rows = self._sql.execute(
             sa.select(table.c.event_key, table.c.department, table.c.department_ref).where(table.c.event_key.in_(event_keys))
         )
         return {k: (d, r) for k, d, r in rows}
 
-    def _upsert_persons(self, changes: Changes, now: datetime) -> None:
+    def _upsert_persons(self, changes: Changes) -> None:
         rows = [
             {
                 "person_key": p.person_key,
@@ -280,29 +274,19 @@ class IntakeRepository:
                 "address": p.address,
                 "district": p.district,
                 "indexed": p.indexed,
-                "updated_at": now,
             }
             for p in changes.persons.values()
         ]
-        if not rows:
-            return
-        table = IntakePerson.__table__
-        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(table)
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.person_key],
-            set_={c: insert.excluded[c] for c in ("household_id", "name", "birth_date", "address", "district", "indexed", "updated_at")},
-        )
-        self.session.execute(statement, rows)
+        insert_rows(self._sql, IntakePerson.__table__, rows, ("updated_at",), update=True)  # type: ignore[attr-defined]
 
-    def _insert(self, model: type[SQLModel], rows: list[dict[str, Any]], ignore_conflicts: bool = False) -> None:
-        if not rows:
-            return
-        table = model.__table__  # type: ignore[attr-defined]
-        if ignore_conflicts:
-            statement = (postgresql if self._dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
-        else:
-            statement = sa.insert(table)
-        self.session.execute(statement, rows)
+    def _insert_blocks(self, blocks: set[tuple[str, str]]) -> None:
+        rows = [{"block_key": b, "person_key": k} for b, k in blocks]
+        insert_rows(self._sql, IntakePersonBlock.__table__, rows, ignore_conflicts=True)  # type: ignore[attr-defined]
+
+    def _insert(self, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+        """Rows with values that need SQLAlchemy's types (JSON, dates)."""
+        if rows:
+            self._sql.execute(sa.insert(model.__table__), rows)  # type: ignore[attr-defined]
 
 
 def _pending_row(held: HeldEvent, now: datetime) -> dict[str, Any]:
@@ -317,6 +301,8 @@ def _pending_row(held: HeldEvent, now: datetime) -> dict[str, Any]:
     }
 
 
-def _chunks(items: list[T], size: int = CHUNK) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _by_department(refs: Iterable[Ref]) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = {}
+    for department, own_ref in refs:
+        grouped.setdefault(department, set()).add(own_ref)
+    return grouped

@@ -10,6 +10,7 @@ from faststream.specification import AsyncAPI
 
 from contracts.topics import ALERTS, CANONICAL, HOUSEHOLD_STATE, MATCHES
 from kit.auth import ApiKeys
+from kit.broker import undecoded
 from kit.errors import StartupError
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.ledger.handlers import LedgerMetrics, make_on_events
@@ -44,6 +45,7 @@ def build(settings: LedgerSettings) -> tuple[ServiceRuntime, FastAPI]:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=settings.max_batch,
         batch_timeout_ms=50,
+        decoder=undecoded,
     )(on_events)
     http = FastAPI(title=TITLE, description=DESCRIPTION)
     http.state.api_keys = ApiKeys.load(settings.hub.api_keys_file)

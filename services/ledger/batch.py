@@ -2,17 +2,21 @@
 
 The affected households are loaded in bulk, each event goes to its household's domain objects in
 the order it arrived (one household's events share a partition, so their order is kept), and at
-the end every changed household is written back in bulk with the ids of the events applied, the
-alerts raised or closed, and the household's new state in the outbox.
+the end what changed is written back in bulk (new rows inserted, changed rows updated, the rest
+left alone) with the ids of the events applied, the alerts raised or closed, and each changed
+household's new state in the outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import count
 from typing import Any, Protocol
 
-from contracts.envelope import Event, utc_now
+from sqlmodel import SQLModel
+
+from contracts.envelope import Event, new_id, utc_now
 from contracts.hub import (
     BenefitAmended,
     BenefitRecorded,
@@ -197,11 +201,15 @@ def ledger_from_records(household_id: str, records: Iterable[dict[str, Any]], po
 # --- one household during a batch ------------------------------------------------------------------
 
 Row = dict[str, Any]
+Rows = tuple[list[Row], list[Row]]  # (to insert, to update)
 
 
 @dataclass
 class Household:
-    """A household's rows turned into domain objects, and what the batch changed."""
+    """A household's rows turned into domain objects, and what the batch changed.
+
+    What was stored before the batch (`stored_*`) tells which rows to insert and which to update,
+    and what the batch touched tells which rows to write at all."""
 
     household_id: str
     profile: Profile
@@ -210,12 +218,15 @@ class Household:
     needs: dict[str, Row]
     alerts: list[Row]
     members: dict[str, Person] | None = None
+    is_new: bool = False
+    stored_benefits: frozenset[str] = frozenset()
+    stored_needs: dict[str, str] = field(default_factory=dict)  # need id -> status
+    stored_members: dict[str, Person] = field(default_factory=dict)
+    touched_benefits: set[str] = field(default_factory=set)
+    recorded_needs: set[str] = field(default_factory=set)
     new_events: list[Row] = field(default_factory=list)
     new_alerts: list[Row] = field(default_factory=list)
     closed_alerts: list[Row] = field(default_factory=list)
-    benefits_changed: bool = False
-    members_changed: bool = False
-    needs_changed: bool = False
     changed: bool = False
 
     def active_keys(self) -> set[str]:
@@ -235,6 +246,7 @@ class Batch:
         self.hub = hub
         self.publish = publish
         self.now = utc_now()
+        self.state_ids = _numbered_ids()
         self.households: dict[str, Household] = {}
         self.applied: list[str] = []
         self.outcome = Outcome()
@@ -242,19 +254,21 @@ class Batch:
     # -- loading
 
     def load(self, events: Sequence[Event]) -> None:
-        ids = sorted({event.household_id for event in events if event.household_id})
+        ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
         rows = self.repository.households(ids)
         records = self.repository.benefit_records(ids)
         needs = self.repository.needs(ids)
         alerts = self.repository.alerts(ids)
         members = self.repository.members(with_members)
-        for household_id in ids:
+        for household_id in sorted(ids):
             household = self._household(household_id, rows.get(household_id), records.get(household_id, []))
             household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
+            household.stored_needs = {need_id: need["status"] for need_id, need in household.needs.items()}
             household.alerts = alerts.get(household_id, [])
             if household_id in with_members:
-                household.members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
+                household.stored_members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
+                household.members = dict(household.stored_members)
             self.households[household_id] = household
 
     def _household(self, household_id: str, row: Row | None, records: list[Row]) -> Household:
@@ -264,13 +278,16 @@ class Batch:
                 row["district"], row["subdistrict"], row["category"], row["colour"], row["income_fen"],
                 row["profile_at"], row["profile_event_id"],
             )
+        ledger = ledger_from_records(household_id, records, self.policy)
         return Household(
             household_id=household_id,
             profile=profile,
             person_count=row["person_count"] if row else 0,
-            ledger=ledger_from_records(household_id, records, self.policy),
+            ledger=ledger,
             needs={},
             alerts=[],
+            is_new=row is None,
+            stored_benefits=frozenset(benefit.benefit_id for benefit in ledger.benefits),
             changed=row is None,
         )
 
@@ -303,7 +320,6 @@ class Batch:
         household.profile = merged
         household.members = merge_members(household.members or {}, people_of(event), newer)
         household.person_count = len(household.members)
-        household.members_changed = True
         household.new_events.append(self._timeline_row(event, summary_of(event)))
 
     def _record_need(self, household: Household, event: NeedRecorded) -> None:
@@ -320,7 +336,7 @@ class Batch:
             "status": "open",
             "event_id": event.event_id,
         }
-        household.needs_changed = True
+        household.recorded_needs.add(data.need_id)
         household.new_events.append(self._timeline_row(event, summary_of(event)))
 
     def _record_benefit(self, household: Household, event: Event) -> None:
@@ -335,7 +351,7 @@ class Batch:
             conflicts = household.ledger.apply(change)
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
-        household.benefits_changed = True
+        household.touched_benefits.add(benefit_id)
         household.new_events.append(self._timeline_row(event, record, benefit_id))
         self._follow_conflicts(household, event, conflicts)
 
@@ -432,28 +448,24 @@ class Batch:
     # -- storing
 
     def store(self) -> None:
+        """Write only what the batch changed: new rows inserted, changed rows updated in place."""
         changed = [h for h in self.households.values() if h.changed]
-        ids = [h.household_id for h in changed]
-        self.repository.replace(LedgerHousehold, ids, [self._household_row(h) for h in changed])
-        with_members = [h for h in changed if h.members_changed]
-        self.repository.replace(
-            LedgerMember, [h.household_id for h in with_members],
-            [_member_row(h.household_id, p) for h in with_members for p in (h.members or {}).values()],
-        )
-        with_benefits = [h for h in changed if h.benefits_changed]
-        self.repository.replace(
-            LedgerBenefit, [h.household_id for h in with_benefits], [_benefit_row(b) for h in with_benefits for b in h.ledger.benefits]
-        )
-        with_needs = [h for h in changed if h.needs and (h.needs_changed or h.benefits_changed)]
-        for household in with_needs:
-            _settle_needs(household)
-        self.repository.replace(LedgerNeed, [h.household_id for h in with_needs], [n for h in with_needs for n in h.needs.values()])
+        self._store_parts(LedgerHousehold, [self._household_rows(h) for h in changed])
+        self._store_parts(LedgerMember, [_member_rows(h) for h in changed if h.members is not None])
+        self._store_parts(LedgerBenefit, [_benefit_rows(h) for h in changed if h.touched_benefits])
+        self._store_parts(LedgerNeed, [_need_rows(h) for h in changed if h.needs])
         self.repository.insert(LedgerEvent, [row for h in changed for row in h.new_events])
-        self.repository.insert(LedgerAlert, [a for h in changed for a in h.new_alerts])
-        self.repository.update_alerts(a for h in changed for a in h.closed_alerts)
+        self.repository.save(LedgerAlert, [a for h in changed for a in h.new_alerts], [a for h in changed for a in h.closed_alerts])
         self.unit.mark_applied(*self.applied)
         for household in changed:
             self._emit(HOUSEHOLD_STATE, self._state(household))
+
+    def _store_parts(self, model: type[SQLModel], parts: list[Rows]) -> None:
+        self.repository.save(model, [row for new, _ in parts for row in new], [row for _, changed in parts for row in changed])
+
+    def _household_rows(self, household: Household) -> Rows:
+        row = self._household_row(household)
+        return ([row], []) if household.is_new else ([], [row])
 
     def _household_row(self, household: Household) -> Row:
         profile = household.profile
@@ -472,7 +484,11 @@ class Batch:
 
     def _state(self, household: Household) -> HouseholdState:
         profile = household.profile
+        event_id = next(self.state_ids)
         return HouseholdState(
+            event_id=event_id,
+            correlation_id=event_id,  # each state is a flow of its own, as with a fresh correlation id
+            occurred_at=self.now,
             source=SERVICE,
             household_id=household.household_id,
             data={
@@ -488,18 +504,66 @@ class Batch:
         )
 
 
+def _numbered_ids() -> Iterator[str]:
+    """Unique event ids for a batch's states: one random prefix, numbered (a uuid for each state
+    event costs more than building the event)."""
+    prefix = new_id()
+    return (f"{prefix}-{number}" for number in count())
+
+
 def _person(row: Row) -> Person:
     return Person(row["person_key"], row["display_name"], row["masked_resident_id"], row["birth_year"], row["sex"], row["relation"])
 
 
-def _settle_needs(household: Household) -> None:
+def _member_rows(household: Household) -> Rows:
+    """The members a household report added or changed."""
+    new: list[Row] = []
+    changed: list[Row] = []
+    for key, person in (household.members or {}).items():
+        stored = household.stored_members.get(key)
+        if stored is None:
+            new.append(_member_row(household.household_id, person))
+        elif stored != person:
+            changed.append(_member_row(household.household_id, person))
+    return new, changed
+
+
+def _benefit_rows(household: Household) -> Rows:
+    """The benefits the batch's grants and changes touched (a change still pending has no row)."""
+    new: list[Row] = []
+    changed: list[Row] = []
+    for benefit_id in sorted(household.touched_benefits):
+        benefit = household.ledger.benefit(benefit_id)
+        if benefit is not None:
+            (changed if benefit_id in household.stored_benefits else new).append(_benefit_row(benefit))
+    return new, changed
+
+
+def _need_rows(household: Household) -> Rows:
+    """Needs recorded in the batch, and needs whose status the household's benefits changed."""
     met = met_needs(household.ledger.benefits)
-    for need in household.needs.values():
-        need["status"] = "met" if need["need_id"] in met else "open"
+    new: list[Row] = []
+    changed: list[Row] = []
+    for need_id, need in household.needs.items():
+        need["status"] = "met" if need_id in met else "open"
+        stored = household.stored_needs.get(need_id)
+        if stored is None:
+            new.append(need)
+        elif need_id in household.recorded_needs or stored != need["status"]:
+            changed.append(need)
+    return new, changed
 
 
 def _member_row(household_id: str, person: Person) -> Row:
-    return {"household_id": household_id, **asdict(person)}
+    return {
+        "household_id": household_id,
+        "person_key": person.person_key,
+        "display_name": person.display_name,
+        "masked_resident_id": person.masked_resident_id,
+        "birth_year": person.birth_year,
+        "sex": person.sex,
+        "relation": person.relation,
+    }
 
 
 def _benefit_row(benefit: Benefit) -> Row:

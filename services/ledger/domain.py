@@ -66,6 +66,7 @@ _CHANGEABLE: Final[dict[str, Callable[[object], bool]]] = {
 }
 CHANGEABLE_FIELDS: Final = frozenset(_CHANGEABLE)
 _DAY_FIELDS: Final = ("period_start", "period_end")
+_TIME_FIELDS: Final = (*_DAY_FIELDS, "occurred_at")
 
 
 def _check_field(name: str, value: object) -> None:
@@ -125,7 +126,11 @@ class Benefit:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready values: dates and times as ISO strings."""
-        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+        values = {name: getattr(self, name) for name in _BENEFIT_FIELDS}
+        for name in _TIME_FIELDS:
+            if values[name] is not None:
+                values[name] = values[name].isoformat()
+        return values
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Benefit:
@@ -135,6 +140,9 @@ class Benefit:
                 values[name] = _as_day(values[name])
         values["occurred_at"] = _as_time(values.get("occurred_at"))
         return cls(**values)
+
+
+_BENEFIT_FIELDS: Final = tuple(field.name for field in fields(Benefit))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,13 +317,18 @@ def diff_alerts(
 
 
 def _household_conflicts(benefits: Iterable[Benefit], policy: StackingPolicy) -> Iterator[Conflict]:
-    running = sorted((b for b in benefits if b.in_effect), key=lambda b: (b.period_start, b.benefit_id))
-    for exclusive in policy.exclusive:
-        yield from _exclusive_conflicts(exclusive, running)
-    for once in policy.once_per_period:
-        yield from _repeat_conflicts(once, running)
-    for cap in policy.amount_cap:
-        yield from _cap_conflicts(cap, running)
+    running = [b for b in benefits if b.in_effect]
+    rules = policy.rules_covering(frozenset(b.programme for b in running))
+    if not rules:
+        return
+    running.sort(key=lambda b: (b.period_start, b.benefit_id))
+    for rule in rules:
+        if isinstance(rule, ExclusiveRule):
+            yield from _exclusive_conflicts(rule, running)
+        elif isinstance(rule, OncePerPeriodRule):
+            yield from _repeat_conflicts(rule, running)
+        else:
+            yield from _cap_conflicts(rule, running)
 
 
 def _exclusive_conflicts(rule: ExclusiveRule, benefits: Sequence[Benefit]) -> Iterator[Conflict]:
@@ -360,7 +373,7 @@ def _same_scope(scope: Scope, one: Benefit, other: Benefit) -> bool:
 
 
 def _calendar_period(period: CapPeriod, day: date) -> str:
-    return f"{day:%Y-%m}" if period is CapPeriod.MONTH else f"{day:%Y}"
+    return f"{day.year:04d}-{day.month:02d}" if period is CapPeriod.MONTH else f"{day.year:04d}"
 
 
 def _named(benefit: Benefit) -> str:

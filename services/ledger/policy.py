@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -28,6 +29,7 @@ from pydantic import (
 from contracts.catalogue import PROGRAMMES
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
+COVERING_CACHE_SIZE = 4096
 
 
 class PolicyError(ValueError):
@@ -129,6 +131,7 @@ class StackingPolicy(BaseModel):
     exclusive: tuple[ExclusiveRule, ...] = ()
     once_per_period: tuple[OncePerPeriodRule, ...] = ()
     amount_cap: tuple[AmountCapRule, ...] = ()
+    _covering: dict[frozenset[str], tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> StackingPolicy:
@@ -140,6 +143,19 @@ class StackingPolicy(BaseModel):
     @property
     def rules(self) -> tuple[Rule, ...]:
         return (*self.exclusive, *self.once_per_period, *self.amount_cap)
+
+    def rules_covering(self, programmes: frozenset[str]) -> tuple[Rule, ...]:
+        """The rules that name any of these programmes, in policy order: no other rule can be broken.
+
+        Remembered per set of programmes (a policy never changes once loaded), since the ledger
+        asks after every grant and households hold few distinct combinations."""
+        found = self._covering.get(programmes)
+        if found is None:
+            if len(self._covering) >= COVERING_CACHE_SIZE:
+                self._covering.clear()
+            found = tuple(rule for rule in self.rules if not programmes.isdisjoint(rule.programmes))
+            self._covering[programmes] = found
+        return found
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

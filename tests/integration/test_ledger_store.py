@@ -28,7 +28,7 @@ from services.ledger.batch import Outcome, apply_batch
 from services.ledger.http import LedgerContext, PreGrantQuery, check_pre_grant
 from services.ledger.policy import load_policy
 from services.ledger.rebuild import ledger_snapshot
-from services.ledger.repository import LedgerRepository
+from services.ledger.repository import LedgerBenefit, LedgerRepository
 from services.ledger.statistics import (
     Month,
     benefits_by_district_programme,
@@ -155,3 +155,87 @@ def test_pre_grant_check_and_statistics_on_this_database(engine: sa.Engine) -> N
     assert [b["households"] for b in near["bands"]] == [1]
     assert near["bands"][0]["mean_benefits_per_household_fen"] == 107_000
     assert alerts["total_open"] == 0
+
+
+# --- the repository's bulk reads and writes, and what a batch writes -------------------------------
+
+
+def benefit_row(benefit_id: str, amount: int, household_id: str = H) -> dict[str, object]:
+    return {
+        "household_id": household_id, "benefit_id": benefit_id, "programme": "MEDICAL", "source": "HEALTH",
+        "source_kind": "department", "person_key": None, "amount_fen": amount, "in_kind": None,
+        "period_start": date(2026, 1, 1), "period_end": None, "status": "active", "need_id": None,
+        "event_id": f"e-{benefit_id}", "occurred_at": None,
+    }
+
+
+def stored_amounts(engine: sa.Engine) -> dict[tuple[str, str], int]:
+    with engine.connect() as connection:
+        query = sa.text("SELECT household_id, benefit_id, amount_fen FROM ledger_benefit")
+        return {(household, benefit): amount for household, benefit, amount in connection.execute(query)}
+
+
+def test_save_inserts_new_rows_and_updates_changed_ones_by_primary_key(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        LedgerRepository(session).save(LedgerBenefit, [benefit_row("b1", 100), benefit_row("b2", 200), benefit_row("b1", 300, "hh-2")], [])
+        session.commit()
+    with Session(engine) as session:
+        LedgerRepository(session).save(LedgerBenefit, [benefit_row("b3", 400)], [benefit_row("b1", 150)])
+        session.commit()
+    assert stored_amounts(engine) == {(H, "b1"): 150, (H, "b2"): 200, (H, "b3"): 400, ("hh-2", "b1"): 300}
+
+
+def test_an_update_rolled_back_leaves_the_next_one_working_on_the_same_connection(engine: sa.Engine) -> None:
+    with Session(engine) as session:
+        LedgerRepository(session).insert(LedgerBenefit, [benefit_row("b1", 100)])
+        session.commit()
+    with Session(engine) as session:
+        LedgerRepository(session).update(LedgerBenefit, [benefit_row("b1", 999)])
+        session.rollback()
+    with Session(engine) as session:
+        LedgerRepository(session).update(LedgerBenefit, [benefit_row("b1", 150)])
+        session.commit()
+    assert stored_amounts(engine) == {(H, "b1"): 150}
+
+
+def test_rows_reads_only_the_named_households_however_many_are_named(engine: sa.Engine) -> None:
+    households = [f"hh-{n}" for n in range(1200)]
+    with Session(engine) as session:
+        repository = LedgerRepository(session)
+        repository.insert(LedgerBenefit, [benefit_row("b1", n, household) for n, household in enumerate(households)])
+        wanted = set(households[::3]) | {"hh-unknown"}
+        found = repository.rows(LedgerBenefit, wanted)
+        nothing = repository.rows(LedgerBenefit, set())
+    assert sorted(row["household_id"] for row in found) == sorted(households[::3])
+    assert nothing == []
+
+
+def test_a_batch_rewrites_only_the_benefits_its_events_touched(engine: sa.Engine) -> None:
+    run(engine, [household(), DIBAO, grant("e-med", "HEALTH:m1", "MEDICAL", date(2026, 1, 5))])
+    with engine.begin() as connection:  # a mark a rewrite of the dibao row would erase
+        connection.execute(sa.text("UPDATE ledger_benefit SET in_kind = 'untouched' WHERE benefit_id = 'CA:d1'"))
+    run(engine, [stop("e-stop-med", "HEALTH:m1", date(2026, 1, 20))])
+    benefits = {row[1]: row for row in ledger_snapshot(engine)["tables"]["ledger_benefit"]}
+    assert benefits["CA:d1"][7] == "untouched"
+    assert benefits["HEALTH:m1"][10] == "ended" and benefits["HEALTH:m1"][9] == "2026-01-20"
+
+
+def test_a_newer_household_report_updates_known_members_and_adds_new_ones(engine: sa.Engine) -> None:
+    newer = HouseholdRecorded(event_id="e-hh2", occurred_at="2026-02-01T00:00:00Z", source="intake", household_id=H, data={
+        "department": "CA", "department_household_ref": "CA-1", "district": "310115", "category": "dibao",
+        "members": [{"person_key": "p_a", "display_name": "王*"}, {"person_key": "p_c", "display_name": "李*"}],
+    })
+    run(engine, [household()], [newer])
+    members = {row[1]: row[2] for row in ledger_snapshot(engine)["tables"]["ledger_member"]}
+    assert members == {"p_a": "王*", "p_b": "李*", "p_c": "李*"}
+    assert ledger_snapshot(engine)["tables"]["ledger_household"][0][6] == "3"  # person_count
+
+
+def test_each_household_changed_in_a_batch_publishes_one_state_with_its_own_id(engine: sa.Engine) -> None:
+    other = NeedRecorded(event_id="e-need-2", occurred_at="2026-01-01T01:00:00Z", source="intake", household_id="hh-2", data={
+        "need_id": "CA:n2", "department": "CA", "category": "food", "description": "food", "urgency": 1, "assessed_on": date(2026, 1, 1)})
+    run(engine, [household(), NEED, other])
+    states = [e for e in outbox(engine) if e.type == "household.state"]
+    assert sorted(e.household_id for e in states) == ["hh-1", "hh-2"]
+    assert len({e.event_id for e in states}) == 2
+    assert {e.household_id: e.data.open_needs for e in states} == {"hh-1": ["CA:n1"], "hh-2": ["CA:n2"]}

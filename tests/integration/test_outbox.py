@@ -67,3 +67,27 @@ async def test_committed_events_are_published_once_and_rolled_back_ones_never(hu
         engine.dispose()
     services = sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 3))
     assert services == ["s0", "s1", "s2"]
+
+
+async def test_two_relays_on_one_database_publish_each_row_once(hub: HubSettings, database_url: str) -> None:
+    """Two processes of a service share a database: on SQLite one holds the relay's turn, on
+    PostgreSQL they share the rows out with row locks; either way every row goes out once."""
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    await ensure_topics(hub, [SERVICE_PRESENCE])
+    relays = [OutboxRelay(engine, hub, f"outbox-test-{n}") for n in range(2)]
+    for relay in relays:
+        await relay.connect()
+    try:
+        with UnitOfWork(engine, hub) as uow:
+            for n in range(3):
+                uow.emit(SERVICE_PRESENCE, announcement(n), key="k")
+            uow.commit()
+        sent = await asyncio.gather(*(relay.flush() for relay in relays))
+        assert sorted(sent) in ([0, 3], [1, 2])
+    finally:
+        for relay in relays:
+            await relay.stop()
+        engine.dispose()
+    services = sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 3))
+    assert services == ["s0", "s1", "s2"]

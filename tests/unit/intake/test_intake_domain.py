@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from bench.intake_events import EventFactory, bad_checksum
-from contracts.hub import EventRejected, HouseholdRecorded, IdentityReviewRequested
+from contracts.hub import HUB_EVENTS, EventRejected, HouseholdRecorded, IdentityReviewRequested
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS
 from services.intake.canonical import canonical_event_id, display_name
 from services.intake.domain import (
@@ -53,7 +53,8 @@ class Desk:
         return outcome
 
     def emitted(self, topic: Any) -> list[Any]:
-        return [event for t, event, _ in self.intake.changes.outbox if t == topic]
+        """What went to `topic`, as a consumer reads it."""
+        return [HUB_EVENTS.parse(event.to_bytes()) for t, event, _ in self.intake.changes.outbox if t == topic]
 
 
 def person(name: str, number: str | None, born: str, relation: str = "head") -> dict[str, Any]:
@@ -197,7 +198,7 @@ def test_an_unclear_member_holds_the_event_and_its_household_until_staff_decide(
     decided = {(applied_key("CA", reported["event_id"]), 0): "p_twin_b"}
     released = later.release(desk.intake.changes.held, decided, undecided=set())
     assert [type(o) for o in released] == [Accepted, Accepted]
-    recorded, granted = (e for _, e, _ in later.changes.outbox)
+    recorded, granted = (HUB_EVENTS.parse(e.to_bytes()) for _, e, _ in later.changes.outbox)
     assert recorded.data.members[0].person_key == "p_twin_b"
     assert recorded.household_id == granted.household_id == "hh-old"
     assert later.changes.released == [h.event_key for h in desk.intake.changes.held]
@@ -236,3 +237,29 @@ def test_a_rejection_keeps_the_department_record_findable() -> None:
     shown = rejection.data.masked_payload["data"]["members"][0]["resident_id"]  # type: ignore[index]
     assert shown[:6] == number[:6] and shown[-4:] == bad_checksum(number)[-4:] and "*" in shown
     assert number[6:14] not in rejection.to_bytes().decode()
+
+
+def test_canonical_events_of_every_type_parse_as_their_hub_model() -> None:
+    """Canonical events are written straight to JSON: each must be exactly what the contract
+    accepts, and carry in its headers what its body says."""
+    factory = EventFactory("CA", seed=3, now=NOW)
+    events = [factory.valid() for _ in range(2000)]
+    ended = {"benefit_id": events[-1]["event_id"][:40], "ended_on": "2026-02-28", "reason": "迁出本市"}
+    events.append(factory.envelope("benefit.ended", factory.households[0].ref, ended))
+    unnumbered = factory.household_reported()
+    unnumbered["data"]["members"][0]["resident_id"] = None
+    events.append(unnumbered)
+    desk = Desk()
+    outcomes = [desk.receive(event) for event in events]
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    written = [event for topic, event, _ in desk.intake.changes.outbox if topic == CANONICAL]
+    assert {e.type for e in written} == {
+        "household.recorded", "need.recorded", "benefit.recorded", "benefit.amended", "benefit.stopped"
+    }
+    for event in written:
+        parsed = HUB_EVENTS.parse(event.to_bytes())  # raises if any field is missing, extra or invalid
+        assert (parsed.event_id, parsed.type, parsed.schema_version, parsed.household_id, parsed.correlation_id) == (
+            event.event_id, event.type, event.schema_version, event.household_id, event.correlation_id
+        )
+        written_fields = set(orjson.loads(event.to_bytes())["data"])
+        assert written_fields == set(type(parsed.data).model_fields), "every data field written, none left to defaults"

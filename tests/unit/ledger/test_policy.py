@@ -310,3 +310,12 @@ def test_the_model_alone_refuses_duplicate_ids() -> None:
 
     with pytest.raises(ValidationError, match="duplicate rule id 'R-EXCL-A'"):
         StackingPolicy(version="1", effective_from=date(2026, 1, 1), exclusive=(rule, rule))
+
+
+def test_rules_covering_names_the_rules_of_any_given_programme_in_policy_order() -> None:
+    policy = load_policy()
+    covering = policy.rules_covering(frozenset({"DIBAO", "MEDICAL"}))
+    assert covering == tuple(rule for rule in policy.rules if {"DIBAO", "MEDICAL"} & set(rule.programmes))
+    assert covering and all({"DIBAO", "MEDICAL"} & set(rule.programmes) for rule in covering)
+    assert policy.rules_covering(frozenset()) == ()
+    assert policy.rules_covering(frozenset({"DIBAO", "MEDICAL"})) is covering  # remembered, not recomputed
