@@ -208,6 +208,6 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--instances", type=int, default=1, help="intake processes in the consumer group")
-    parser.add_argument("--log-level", default="INFO", help="intake's HUB_LOG_LEVEL (INFO logs one line per event)")
+    parser.add_argument("--log-level", default="INFO", help="intake's HUB_LOG_LEVEL (DEBUG adds a line per accepted event)")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.events, arguments.database_url, arguments.skip_ceiling, arguments.instances, arguments.log_level))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import tomllib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -89,11 +89,12 @@ def _principal(path: Path, entry: dict) -> Principal:
 _header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
-def require(*roles: Role) -> Callable[..., Principal]:
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller's principal, or 401 (no/unknown key) / 403 (wrong role).
     The app must set `app.state.api_keys` to an ApiKeys."""
 
-    def dependency(request: Request, key: Annotated[str | None, Depends(_header)]) -> Principal:
+    # Async: a lookup in a dict, which FastAPI would otherwise hand to a worker thread and back.
+    async def dependency(request: Request, key: Annotated[str | None, Depends(_header)]) -> Principal:
         principal = request.app.state.api_keys.identify(key)
         if principal is None:
             raise HTTPException(

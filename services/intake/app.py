@@ -15,7 +15,7 @@ from faststream.specification import AsyncAPI
 from contracts.catalogue import DEPARTMENTS
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, department_topic
 from kit.auth import ApiKeys
-from kit.broker import deliveries_of, undecoded
+from kit.broker import FETCH_MAX_WAIT_MS, deliveries_of, undecoded
 from kit.logs import get_logger
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.intake.domain import Incoming
@@ -46,6 +46,7 @@ def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_records=settings.batch_size,
         decoder=undecoded,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=max(300, settings.session_timeout_ms // 3),
     )

@@ -10,7 +10,7 @@ from faststream.specification import AsyncAPI
 
 from contracts.topics import ALERTS, CANONICAL, HOUSEHOLD_STATE, MATCHES
 from kit.auth import ApiKeys
-from kit.broker import undecoded
+from kit.broker import FETCH_MAX_WAIT_MS, undecoded
 from kit.errors import StartupError
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.ledger.handlers import LedgerMetrics, make_on_events
@@ -46,6 +46,7 @@ def build(settings: LedgerSettings) -> tuple[ServiceRuntime, FastAPI]:
         max_records=settings.max_batch,
         batch_timeout_ms=50,
         decoder=undecoded,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )(on_events)
     http = FastAPI(title=TITLE, description=DESCRIPTION)
     http.state.api_keys = ApiKeys.load(settings.hub.api_keys_file)
