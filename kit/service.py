@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union
 
 import uvicorn
+import uvloop
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Response
 from faststream import AckPolicy
@@ -240,7 +241,7 @@ def run_service(settings_type: type[S], build: Callable[[S], tuple[ServiceRuntim
         settings = load_settings(settings_type)
         configure_logging(settings.service, settings.hub.log_format, settings.hub.log_level)
         runtime, http = build(settings)
-        asyncio.run(serve(runtime, http))
+        uvloop.run(serve(runtime, http))  # the asyncio loop, in C: less of each event's time in the loop itself
     except StartupError as error:
         print(f"{name}: cannot start: {error}", file=sys.stderr)
         sys.exit(2)
