@@ -131,18 +131,19 @@ def cpu_time(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    """Until the service process answers /health; if it exits first, the end of its log says why."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"intake exited with {process.returncode}")
+            raise SystemExit(f"{url}: the service exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise SystemExit("intake did not become healthy")
+    raise SystemExit(f"{url}: not healthy after {timeout:.0f} s")
 
 
 async def run_intake(
@@ -154,8 +155,8 @@ async def run_intake(
     started = time.perf_counter()
     running = [start_intake(hub, url_db, work, work / f"intake-{n}.log", log_level) for n in range(instances)]
     try:
-        for process, url in running:
-            wait_healthy(url, process)
+        for n, (process, url) in enumerate(running):
+            wait_healthy(url, process, work / f"intake-{n}.log")
         ready = time.perf_counter()
         cpu_at_ready = sum(cpu_time(process.pid) for process, _ in running)
         outputs = [hub.topic_name(CANONICAL), hub.topic_name(REJECTIONS)]

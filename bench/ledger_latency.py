@@ -61,17 +61,8 @@ def start_ledger(hub: HubSettings, url: str, port: int, log: Path) -> subprocess
         "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen([sys.executable, "-m", "services.ledger"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise SystemExit(f"ledger exited: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
-    raise SystemExit("ledger not healthy after 120 s")
+    wait_healthy(f"http://127.0.0.1:{port}", process, log)
+    return process
 
 
 def resident_mb(pid: int) -> float:
@@ -257,7 +248,7 @@ def main() -> None:
             print(f"ledger resident memory after the checks: {resident_mb(ledger.pid):.0f} MB", flush=True)
             intake, intake_url = start_intake(hub, f"sqlite:///{log.parent / 'intake.db'}", log.parent, log.parent / "intake.log", "WARNING")
             try:
-                wait_healthy(intake_url, intake)
+                wait_healthy(intake_url, intake, log.parent / "intake.log")
                 report_alert_latency(hub, args.probes, args.rate, THROUGH_INTAKE)
             finally:
                 intake.terminate()

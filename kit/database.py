@@ -92,10 +92,14 @@ def insert_rows(
     if connection.dialect.name == "postgresql" and not (ignore_conflicts or update):
         copy_rows(connection, table.name, columns, values)
         return
-    sql = _insert_sql(connection.dialect, table, columns, ignore_conflicts, update)
+    execute_many(connection, _insert_sql(connection.dialect, table, columns, ignore_conflicts, update), values)
+
+
+def execute_many(connection: Connection, statement: str, values: Sequence[Sequence[Any]]) -> None:
+    """The driver's own executemany, in the connection's transaction (positional parameters)."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, values)
+        cursor.executemany(statement, values)
     finally:
         cursor.close()
 

@@ -204,15 +204,15 @@ class IntakeRepository:
     # --- writes -------------------------------------------------------------------------------
 
     def save(self, changes: Changes) -> None:
-        now = utc_now()
         households = [{"household_id": h} for h in changes.new_households]
         insert_rows(self._sql, IntakeHousehold.__table__, households, ("created_at",))  # type: ignore[attr-defined]
         refs = [{"department": d, "department_ref": r, "household_id": h} for (d, r), h in changes.new_refs.items()]
         insert_rows(self._sql, IntakeHouseholdRef.__table__, refs, ("created_at",))  # type: ignore[attr-defined]
         self._upsert_persons(changes)
         self._insert_blocks(changes.blocking)
-        self._insert(IntakePendingRecord, [_pending_row(h, now) for h in changes.held])
-        self._insert_reviews(changes.reviews, now)
+        held = [_pending_row(h) for h in changes.held]
+        insert_rows(self._sql, IntakePendingRecord.__table__, held, ("received_at",))  # type: ignore[attr-defined]
+        self._insert_reviews(changes.reviews)
         if changes.released:
             table = IntakePendingRecord.__table__
             self._sql.execute(sa.delete(table).where(table.c.event_key.in_(changes.released)))
@@ -239,7 +239,7 @@ class IntakeRepository:
         self.session.add(review)
         self.session.flush()
 
-    def _insert_reviews(self, reviews: list[ReviewRow], now: datetime) -> None:
+    def _insert_reviews(self, reviews: list[ReviewRow]) -> None:
         if not reviews:
             return
         refs = self._refs_of_pending({r.event_key for r in reviews})
@@ -251,11 +251,10 @@ class IntakeRepository:
                 "department_ref": refs[r.event_key][1],
                 "member_index": r.member_index,
                 "candidates": [{"person_key": k, "score": s} for k, s in r.candidates],
-                "created_at": now,
             }
             for r in reviews
         ]
-        self._insert(IntakeIdentityReview, rows)
+        insert_rows(self._sql, IntakeIdentityReview.__table__, rows, ("created_at",))  # type: ignore[attr-defined]
 
     def _refs_of_pending(self, event_keys: set[str]) -> dict[str, Ref]:
         table = IntakePendingRecord.__table__
@@ -283,13 +282,7 @@ class IntakeRepository:
         rows = [{"block_key": b, "person_key": k} for b, k in blocks]
         insert_rows(self._sql, IntakePersonBlock.__table__, rows, ignore_conflicts=True)  # type: ignore[attr-defined]
 
-    def _insert(self, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-        """Rows with values that need SQLAlchemy's types (JSON, dates)."""
-        if rows:
-            self._sql.execute(sa.insert(model.__table__), rows)  # type: ignore[attr-defined]
-
-
-def _pending_row(held: HeldEvent, now: datetime) -> dict[str, Any]:
+def _pending_row(held: HeldEvent) -> dict[str, Any]:
     return {
         "event_key": held.event_key,
         "department": held.department,
@@ -297,7 +290,6 @@ def _pending_row(held: HeldEvent, now: datetime) -> dict[str, Any]:
         "event_type": held.event_type,
         "channel": held.channel,
         "payload": held.payload,
-        "received_at": now,
     }
 
 

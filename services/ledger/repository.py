@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from kit.database import among, copy_rows, driver_values, insert_rows
+from kit.database import among, copy_rows, driver_values, execute_many, insert_rows
 
 Row = dict[str, Any]
 
@@ -214,7 +214,7 @@ class LedgerRepository:
             return
         assignments = ", ".join(f"{name} = ?" for name in columns)
         where = " AND ".join(f"{name} = ?" for name in keys)
-        _execute_many(connection, f"UPDATE {table.name} SET {assignments} WHERE {where}", values)
+        execute_many(connection, f"UPDATE {table.name} SET {assignments} WHERE {where}", values)
 
     def _update_from_staging(
         self, connection: sa.Connection, table: sa.Table, keys: list[str], columns: list[str], values: list[list[Any]]
@@ -300,14 +300,6 @@ def _grouped(rows: Iterable[Row]) -> dict[str, list[Row]]:
     for row in rows:
         grouped[row["household_id"]].append(row)
     return grouped
-
-
-def _execute_many(connection: sa.Connection, statement: str, values: list[list[Any]]) -> None:
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(statement, values)
-    finally:
-        cursor.close()
 
 
 def _table(model: type[SQLModel]) -> sa.Table:
