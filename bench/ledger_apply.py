@@ -26,9 +26,10 @@ from kit.outbox import OutboxMessage, UnitOfWork
 from kit.service import collect_less_often
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
-from services.ledger.batch import apply_batch
+from services.ledger.batch import HouseholdCache, apply_batch
 from services.ledger.policy import load_policy
 from services.ledger.repository import tune_engine
+from services.ledger.settings import LedgerSettings
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -45,7 +46,7 @@ def new_database(kind: str, keep: Path | None) -> str:
     return sa.make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
 
 
-def run(url: str, events: int, households: int, batch_size: int) -> dict[str, float]:
+def run(url: str, events: int, households: int, batch_size: int, cached: int) -> dict[str, float]:
     engine = make_engine(url)
     tune_engine(engine)
     migrate(engine, MIGRATIONS)
@@ -53,23 +54,25 @@ def run(url: str, events: int, households: int, batch_size: int) -> dict[str, fl
     hub = HubSettings()
     records = [event.to_bytes() for event in city_events(events, households)]
     totals = {"applied": 0, "alerts_raised": 0, "alerts_closed": 0}
+    cache = HouseholdCache(cached)
     collect_less_often()  # as a service process does once started
     refresh_statistics = _autovacuum_off(engine)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for first in range(0, len(records), batch_size):
         if refresh_statistics and first % (batch_size * 50) == batch_size * 5:
             _analyze(engine)
         batch = [HUB_EVENTS.parse(value) for value in records[first : first + batch_size]]
         with UnitOfWork(engine, hub) as unit:
-            outcome = apply_batch(unit, batch, policy, hub)
+            outcome = apply_batch(unit, batch, policy, hub, cache=cache)
             unit.commit()
         with engine.begin() as connection:
             connection.execute(sa.delete(OutboxMessage))
         for name in totals:
             totals[name] += getattr(outcome, name)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     engine.dispose()
-    return {"events": len(records), "seconds": elapsed, "events_per_second": len(records) / elapsed, **totals}
+    return {"events": len(records), "seconds": elapsed, "events_per_second": len(records) / elapsed,
+            "cpu_us_per_event": cpu / len(records) * 1e6, **totals}
 
 
 def run_service(url: str, events: int, households: int) -> dict[str, float]:
@@ -109,7 +112,7 @@ def run_service(url: str, events: int, households: int) -> dict[str, float]:
 def _applied(engine: sa.Engine) -> int:
     try:
         with engine.connect() as connection:
-            return int(connection.execute(sa.text("SELECT COUNT(*) FROM processed_event")).scalar_one())
+            return int(connection.execute(sa.text("SELECT COUNT(*) FROM ledger_event")).scalar_one())
     except sa.exc.SQLAlchemyError:
         return 0
 
@@ -133,6 +136,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--households", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--cache", type=int, default=LedgerSettings().cache_households, help="households kept in memory (0: none)")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--url", help="Use this database URL instead of a fresh one (it must be empty)")
     parser.add_argument("--service", action="store_true", help="Through Kafka and the ledger service process")
@@ -145,9 +149,10 @@ def main() -> None:
             how = f"{kind}, through Kafka and the service"
             memory = f", service resident memory {figures['resident_mb']:.0f} MB"
         else:
-            figures = run(url, args.events, args.households, args.batch)
-            how = f"{kind}, in process, batch {args.batch}"
-            memory = f", alerts raised {figures['alerts_raised']:,}, closed {figures['alerts_closed']:,}"
+            figures = run(url, args.events, args.households, args.batch, args.cache)
+            how = f"{kind}, in process, batch {args.batch}, cache {args.cache:,}"
+            memory = (f", {figures['cpu_us_per_event']:.0f} µs CPU per event in this process, "
+                      f"alerts raised {figures['alerts_raised']:,}, closed {figures['alerts_closed']:,}")
         print(
             f"ledger apply [{how}] {figures['events']:,} events / {args.households:,} households: "
             f"{figures['seconds']:.1f} s, {figures['events_per_second']:,.0f} events/s{memory} "

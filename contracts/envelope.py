@@ -105,6 +105,31 @@ class SerializedEvent:
     def to_bytes(self) -> bytes:
         return self.body
 
+    @classmethod
+    def of(
+        cls,
+        model: type[Event],
+        *,
+        event_id: str,
+        occurred_at: datetime,
+        source: str,
+        household_id: str | None,
+        correlation_id: str,
+        data: dict[str, Any],
+    ) -> SerializedEvent:
+        """The wire form of a `model` event with these fields (dates and times in ISO form)."""
+        envelope = {
+            "event_id": event_id,
+            "type": model.TYPE,
+            "schema_version": model.VERSION,
+            "occurred_at": occurred_at,
+            "source": source,
+            "household_id": household_id,
+            "correlation_id": correlation_id,
+            "data": data,
+        }
+        return cls(event_id, model.TYPE, model.VERSION, household_id, correlation_id, orjson.dumps(envelope))
+
 
 class UnknownEventType(ValueError):
     """The type/version pair is not in the registry."""

@@ -4,6 +4,7 @@ the service's Alembic migrations applied at start."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import create_engine
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from contracts.envelope import utc_now
 from kit.errors import StartupError
@@ -131,7 +133,24 @@ def _bind_processor(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any],
         return _json_text  # SQLAlchemy's default (json.dumps) cost more than the rest of a row
     if isinstance(column.type, sa.LargeBinary):
         return None  # both drivers take bytes as they are
-    return column.type._cached_bind_processor(dialect)  # type: ignore[no-any-return]
+    convert = column.type._cached_bind_processor(dialect)
+    if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
+        return _sqlite_utc_text(convert)
+    return convert  # type: ignore[no-any-return]
+
+
+def _sqlite_utc_text(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An aware time as SQLModel's UTCDateTime stores it in SQLite ('2026-01-02 03:04:05.000006',
+    in UTC), written by datetime's own C code; anything else goes to SQLAlchemy's conversion, which
+    took a tenth of the ledger's work per event."""
+
+    def text(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None:
+            in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            return in_utc.isoformat(" ", "microseconds")[:26]  # less the "+00:00"
+        return convert(value)
+
+    return text
 
 
 def _json_text(value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -79,6 +79,7 @@ class UnitOfWork:
         self.session: Session
         self._applied: list[str] = []
         self._outbox: list[dict[str, object]] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         self.session = Session(self._engine, expire_on_commit=False)
@@ -119,6 +120,10 @@ class UnitOfWork:
             }
         )
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call this once the commit has succeeded (never if the unit rolls back)."""
+        self._after_commit.append(callback)
+
     def commit(self) -> None:
         # One statement per table however many events the batch held, on the session's connection.
         connection = self.session.connection()
@@ -127,6 +132,9 @@ class UnitOfWork:
         self.session.commit()
         self._applied.clear()
         self._outbox.clear()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
 
 class OutboxRelay:

@@ -14,8 +14,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from contracts.department import (
     BenefitChanged,
     BenefitEnded,
@@ -100,18 +98,15 @@ def member_of(member: ReportedMember, person_key: str) -> dict[str, Any]:
 
 
 def _serialized(event: DepartmentEvent, model: type[Event], household_id: str, data: dict[str, Any]) -> SerializedEvent:
-    event_id = canonical_event_id(event.source, event.event_id)
-    envelope = {
-        "event_id": event_id,
-        "type": model.TYPE,
-        "schema_version": model.VERSION,
-        "occurred_at": event.occurred_at,
-        "source": SOURCE,
-        "household_id": household_id,
-        "correlation_id": event.correlation_id,
-        "data": data,
-    }
-    return SerializedEvent(event_id, model.TYPE, model.VERSION, household_id, event.correlation_id, orjson.dumps(envelope))
+    return SerializedEvent.of(
+        model,
+        event_id=canonical_event_id(event.source, event.event_id),
+        occurred_at=event.occurred_at,
+        source=SOURCE,
+        household_id=household_id,
+        correlation_id=event.correlation_id,
+        data=data,
+    )
 
 
 def display_name(name: str) -> str:

@@ -13,6 +13,7 @@ from kit.auth import ApiKeys
 from kit.broker import FETCH_MAX_WAIT_MS, undecoded
 from kit.errors import StartupError
 from kit.service import ServiceRuntime, build_runtime, operations_router
+from services.ledger.batch import HouseholdCache
 from services.ledger.handlers import LedgerMetrics, make_on_events
 from services.ledger.http import LedgerContext, ledger_router
 from services.ledger.policy import PolicyError, StackingPolicy, load_policy
@@ -35,7 +36,8 @@ def build(settings: LedgerSettings) -> tuple[ServiceRuntime, FastAPI]:
     policy = load_stacking_policy(settings)
     runtime = build_runtime(settings, MIGRATIONS, topics=[CANONICAL, MATCHES, ALERTS, HOUSEHOLD_STATE])
     tune_engine(runtime.engine)
-    on_events = make_on_events(runtime, policy, LedgerMetrics.on(runtime.metrics))
+    cache = HouseholdCache(settings.cache_households)
+    on_events = make_on_events(runtime, policy, LedgerMetrics.on(runtime.metrics), cache)
     runtime.broker.subscriber(
         runtime.topic_name(CANONICAL),
         runtime.topic_name(MATCHES),

@@ -1,22 +1,23 @@
 """One batch of canonical events applied to the ledger in one transaction.
 
-The affected households are loaded in bulk, each event goes to its household's domain objects in
-the order it arrived (one household's events share a partition, so their order is kept), and at
-the end what changed is written back in bulk (new rows inserted, changed rows updated, the rest
-left alone) with the ids of the events applied, the alerts raised or closed, and each changed
+The affected households are taken from the cache of recent households or loaded in bulk, each
+event goes to its household's domain objects in the order it arrived (one household's events share
+a partition, so their order is kept), and at the end what changed is written back in bulk (new rows
+inserted, changed rows updated, the rest left alone): the events applied (in `ledger_event`, which
+is also how a redelivered event is recognised), the alerts raised or closed, and each changed
 household's new state in the outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Protocol
 
 from sqlmodel import SQLModel
 
-from contracts.envelope import Event, new_id, utc_now
+from contracts.envelope import Event, Publishable, SerializedEvent, new_id, utc_now
 from contracts.hub import (
     BenefitAmended,
     BenefitRecorded,
@@ -31,6 +32,7 @@ from contracts.hub import (
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger
 from kit.settings import HubSettings
+from services.ledger.cache import RecentHouseholds
 from services.ledger.domain import (
     Benefit,
     BenefitChange,
@@ -66,15 +68,15 @@ SERVICE = "ledger"
 
 
 class WorkUnit(Protocol):
-    """What the batch needs of kit.outbox.UnitOfWork."""
+    """What the batch needs of kit.outbox.UnitOfWork. (Applied event ids are not the unit's
+    business here: `ledger_event` keeps every event applied, keyed by its id, written in the same
+    transaction as its effect, so it is the ledger's record of what it applied.)"""
 
     session: Any
 
-    def already_applied(self, event_ids: Iterable[str]) -> set[str]: ...
+    def emit(self, topic: Topic, event: Publishable, key: str | None = None) -> None: ...
 
-    def mark_applied(self, *event_ids: str) -> None: ...
-
-    def emit(self, topic: Topic, event: Event, key: str | None = None) -> None: ...
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
 
 
 @dataclass
@@ -218,6 +220,7 @@ class Household:
     needs: dict[str, Row]
     alerts: list[Row]
     members: dict[str, Person] | None = None
+    revision: int = 0  # as stored; every write raises it
     is_new: bool = False
     stored_benefits: frozenset[str] = frozenset()
     stored_needs: dict[str, str] = field(default_factory=dict)  # need id -> status
@@ -235,12 +238,34 @@ class Household:
     def times_raised(self, conflict_key: str) -> int:
         return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
 
+    def settled(self) -> Household:
+        """The household as it is now stored, ready for the next batch."""
+        return Household(
+            household_id=self.household_id,
+            profile=self.profile,
+            person_count=self.person_count,
+            ledger=self.ledger,
+            needs=self.needs,
+            alerts=self.alerts,
+            members=self.members,
+            revision=self.revision,
+            stored_benefits=self.ledger.benefit_ids,
+            stored_needs={need_id: need["status"] for need_id, need in self.needs.items()},
+            stored_members=dict(self.members or {}),
+        )
+
+
+HouseholdCache = RecentHouseholds[Household]
+
 
 class Batch:
     """Applies events to the households they are about, then writes every change back."""
 
-    def __init__(self, unit: WorkUnit, policy: StackingPolicy, hub: HubSettings, publish: bool = True) -> None:
+    def __init__(
+        self, unit: WorkUnit, policy: StackingPolicy, hub: HubSettings, publish: bool = True, cache: HouseholdCache | None = None
+    ) -> None:
         self.unit = unit
+        self.cache = cache
         self.repository = LedgerRepository(unit.session)
         self.policy = policy
         self.hub = hub
@@ -248,28 +273,41 @@ class Batch:
         self.now = utc_now()
         self.state_ids = _numbered_ids()
         self.households: dict[str, Household] = {}
-        self.applied: list[str] = []
         self.outcome = Outcome()
 
     # -- loading
 
     def load(self, events: Sequence[Event]) -> None:
+        """Each household the events are about: kept from an earlier batch if its copy is still
+        the stored revision, otherwise read from its rows. Members are read only for households
+        whose members a report may change."""
         ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
+        if self.cache is not None:
+            self.households.update(self.cache.take(self.repository.revisions(ids)))
+        self._read(ids - self.households.keys())
+        self._read_members({h for h in with_members if self.households[h].members is None})
+
+    def _read(self, ids: set[str]) -> None:
+        if not ids:
+            return
         rows = self.repository.households(ids)
         records = self.repository.benefit_records(ids)
         needs = self.repository.needs(ids)
         alerts = self.repository.alerts(ids)
-        members = self.repository.members(with_members)
-        for household_id in sorted(ids):
+        for household_id in ids:
             household = self._household(household_id, rows.get(household_id), records.get(household_id, []))
             household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
             household.stored_needs = {need_id: need["status"] for need_id, need in household.needs.items()}
             household.alerts = alerts.get(household_id, [])
-            if household_id in with_members:
-                household.stored_members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
-                household.members = dict(household.stored_members)
             self.households[household_id] = household
+
+    def _read_members(self, ids: set[str]) -> None:
+        members = self.repository.members(ids) if ids else {}
+        for household_id in ids:
+            household = self.households[household_id]
+            household.stored_members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
+            household.members = dict(household.stored_members)
 
     def _household(self, household_id: str, row: Row | None, records: list[Row]) -> Household:
         profile = Profile()
@@ -286,8 +324,9 @@ class Batch:
             ledger=ledger,
             needs={},
             alerts=[],
+            revision=row["revision"] if row else 0,
             is_new=row is None,
-            stored_benefits=frozenset(benefit.benefit_id for benefit in ledger.benefits),
+            stored_benefits=ledger.benefit_ids,
             changed=row is None,
         )
 
@@ -301,7 +340,6 @@ class Batch:
             self.outcome.refused += 1
             log.warning("event refused by the ledger", event_id=event.event_id, event_type=event.type, reason=str(error))
             return
-        self.applied.append(event.event_id)
         household.changed = True
         self.outcome.applied += 1
 
@@ -441,7 +479,7 @@ class Batch:
             },
         ))
 
-    def _emit(self, topic: Topic, event: Event) -> None:
+    def _emit(self, topic: Topic, event: Publishable) -> None:
         if self.publish:
             self.unit.emit(topic, event, event.household_id)
 
@@ -450,15 +488,22 @@ class Batch:
     def store(self) -> None:
         """Write only what the batch changed: new rows inserted, changed rows updated in place."""
         changed = [h for h in self.households.values() if h.changed]
+        for household in changed:
+            household.revision += 1
         self._store_parts(LedgerHousehold, [self._household_rows(h) for h in changed])
         self._store_parts(LedgerMember, [_member_rows(h) for h in changed if h.members is not None])
         self._store_parts(LedgerBenefit, [_benefit_rows(h) for h in changed if h.touched_benefits])
         self._store_parts(LedgerNeed, [_need_rows(h) for h in changed if h.needs])
         self.repository.insert(LedgerEvent, [row for h in changed for row in h.new_events])
         self.repository.save(LedgerAlert, [a for h in changed for a in h.new_alerts], [a for h in changed for a in h.closed_alerts])
-        self.unit.mark_applied(*self.applied)
         for household in changed:
             self._emit(HOUSEHOLD_STATE, self._state(household))
+        if self.cache is not None:
+            self.unit.after_commit(self._keep)
+
+    def _keep(self) -> None:
+        assert self.cache is not None
+        self.cache.keep({h.household_id: (h.revision, h.settled()) for h in self.households.values()})
 
     def _store_parts(self, model: type[SQLModel], parts: list[Rows]) -> None:
         self.repository.save(model, [row for new, _ in parts for row in new], [row for _, changed in parts for row in changed])
@@ -479,13 +524,17 @@ class Batch:
             "person_count": household.person_count,
             "profile_at": profile.as_of,
             "profile_event_id": profile.event_id,
+            "revision": household.revision,
             "updated_at": self.now,
         }
 
-    def _state(self, household: Household) -> HouseholdState:
+    def _state(self, household: Household) -> SerializedEvent:
+        """A `HouseholdState`, written straight to its wire form from values the ledger holds
+        (building the model checked them all again: a tenth of the ledger's work per event)."""
         profile = household.profile
         event_id = next(self.state_ids)
-        return HouseholdState(
+        return SerializedEvent.of(
+            HouseholdState,
             event_id=event_id,
             correlation_id=event_id,  # each state is a flow of its own, as with a fresh correlation id
             occurred_at=self.now,
@@ -577,13 +626,19 @@ BENEFIT_COLUMNS = (
 
 
 def apply_batch(
-    unit: WorkUnit, events: Sequence[Event], policy: StackingPolicy, hub: HubSettings, publish: bool = True
+    unit: WorkUnit,
+    events: Sequence[Event],
+    policy: StackingPolicy,
+    hub: HubSettings,
+    publish: bool = True,
+    cache: HouseholdCache | None = None,
 ) -> Outcome:
     """Apply the events the ledger has not applied yet, in order; the caller commits.
 
-    The applied ids and the outgoing events go into the unit, written with the state at commit."""
+    The events applied and the outgoing events are written with the state at commit;
+    the households go back into the cache (if one is given) once the commit succeeded."""
     fresh, outcome = _fresh_events(unit, events)
-    batch = Batch(unit, policy, hub, publish)
+    batch = Batch(unit, policy, hub, publish, cache)
     batch.outcome = outcome
     batch.load(fresh)
     for event in fresh:
@@ -596,7 +651,7 @@ def _fresh_events(unit: WorkUnit, events: Sequence[Event]) -> tuple[list[Event],
     outcome = Outcome()
     relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
     outcome.ignored = len(events) - len(relevant)
-    seen = unit.already_applied(e.event_id for e in relevant)
+    seen = LedgerRepository(unit.session).applied(e.event_id for e in relevant)
     fresh: list[Event] = []
     for event in relevant:
         if event.event_id in seen:

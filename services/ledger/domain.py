@@ -467,6 +467,10 @@ class HouseholdLedger:
         every = (change for changes in self._changes.values() for change in changes)
         return sorted(every, key=lambda change: (change.benefit_id, _change_order(change)))
 
+    @property
+    def benefit_ids(self) -> frozenset[str]:
+        return frozenset(self._benefits)
+
     def benefit(self, benefit_id: str) -> Benefit | None:
         return self._benefits.get(benefit_id)
 

@@ -19,7 +19,7 @@ from contracts.hub import HUB_EVENTS
 from kit.broker import Delivery, deliveries_of
 from kit.logs import get_logger
 from kit.service import ServiceRuntime
-from services.ledger.batch import Outcome, apply_batch
+from services.ledger.batch import HouseholdCache, Outcome, apply_batch
 from services.ledger.policy import StackingPolicy
 
 log = get_logger(__name__)
@@ -58,19 +58,20 @@ def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
     return events, unreadable
 
 
-def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: StackingPolicy) -> Outcome:
+def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: StackingPolicy, cache: HouseholdCache) -> Outcome:
     with runtime.unit_of_work() as unit:
-        outcome = apply_batch(unit, events, policy, runtime.settings.hub)
+        outcome = apply_batch(unit, events, policy, runtime.settings.hub, cache=cache)
         unit.commit()
     return outcome
 
 
 def make_on_events(
-    runtime: ServiceRuntime, policy: StackingPolicy, metrics: LedgerMetrics
+    runtime: ServiceRuntime, policy: StackingPolicy, metrics: LedgerMetrics, cache: HouseholdCache
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
+    # Batches come one at a time, so only one thread at a time uses the cache.
     async def on_events(message: KafkaMessage) -> None:
         events, unreadable = read_events(deliveries_of(message))
-        outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy)
+        outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy, cache)
         metrics.count(outcome, unreadable)
         if outcome.alerts_raised or outcome.alerts_closed:
             log.info("alerts changed", raised=outcome.alerts_raised, closed=outcome.alerts_closed)

@@ -276,6 +276,7 @@ def record_decision(context: LedgerContext, alert_id: str, decision: Decision, r
             raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} was already decided: {alert.status} by {alert.decided_by}")
         now = utc_now()
         alert.status, alert.decision_note, alert.decided_by, alert.decided_at = decision.decision, decision.note, reviewer.id, now
+        repository.touch(alert.household_id)  # a copy the ledger keeps in memory is stale now
         _audit(repository, reviewer, "decide_alert", "alert", alert_id, {"decision": decision.decision})
         unit.emit(ALERTS, DuplicateServiceAlertDecided(
             source="ledger", household_id=alert.household_id,

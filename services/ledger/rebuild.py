@@ -25,18 +25,20 @@ from kit.database import make_engine, migrate
 from kit.errors import StartupError
 from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
-from services.ledger.batch import Outcome, apply_batch
+from services.ledger.batch import HouseholdCache, Outcome, apply_batch
 from services.ledger.policy import DEFAULT_POLICY_PATH, StackingPolicy, load_policy
 from services.ledger.repository import LedgerAlert, LedgerEvent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 REVIEW_DECISIONS = ("confirmed_duplicate", "justified")
 QUIET_POLLS = 4  # x 250 ms
+REPLAY_CACHE_HOUSEHOLDS = 50_000
 
 
 async def replay(hub: HubSettings, engine: Engine, policy: StackingPolicy, batch_size: int = 2000) -> Outcome:
     """Apply every event now on the canonical and matches topics; returns the totals."""
     total = Outcome()
+    cache = HouseholdCache(REPLAY_CACHE_HOUSEHOLDS)
     async for records in _read_to_end(hub, [CANONICAL, MATCHES], batch_size):
         events = []
         for value in records:
@@ -45,7 +47,7 @@ async def replay(hub: HubSettings, engine: Engine, policy: StackingPolicy, batch
             except ValueError:
                 continue  # counted and logged by the live service; never applied there either
         with UnitOfWork(engine, hub) as unit:
-            outcome = apply_batch(unit, events, policy, hub, publish=False)
+            outcome = apply_batch(unit, events, policy, hub, publish=False, cache=cache)
             unit.commit()
         for name in vars(total):
             setattr(total, name, getattr(total, name) + getattr(outcome, name))

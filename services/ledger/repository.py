@@ -33,6 +33,7 @@ class LedgerHousehold(SQLModel, table=True):
     person_count: int = 0
     profile_at: datetime | None = None
     profile_event_id: str | None = Field(default=None, max_length=128)
+    revision: int = Field(default=0, description="Raised by every write to the household's rows")
     updated_at: datetime
 
 
@@ -163,6 +164,25 @@ class LedgerRepository:
 
     def households(self, household_ids: Collection[str]) -> dict[str, Row]:
         return {row["household_id"]: row for row in self.rows(LedgerHousehold, household_ids)}
+
+    def applied(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of these events the ledger has applied (every applied event is in `ledger_event`)."""
+        ids = list(set(event_ids))
+        if not ids:
+            return set()
+        column = _table(LedgerEvent).c.event_id
+        return set(self.session.execute(sa.select(column).where(among(column, ids, self._dialect))).scalars())
+
+    def revisions(self, household_ids: Collection[str]) -> dict[str, int]:
+        """The stored revision of each of these households that is stored."""
+        table = _table(LedgerHousehold)
+        query = sa.select(table.c.household_id, table.c.revision)
+        return {row["household_id"]: row["revision"] for row in self.rows(LedgerHousehold, household_ids, query)}
+
+    def touch(self, household_id: str) -> None:
+        """Raise the household's revision: for a write outside a batch (a reviewer's decision)."""
+        table = _table(LedgerHousehold)
+        self.session.execute(sa.update(table).where(table.c.household_id == household_id).values(revision=table.c.revision + 1))
 
     def members(self, household_ids: Collection[str]) -> dict[str, list[Row]]:
         return _grouped(self.rows(LedgerMember, household_ids))

@@ -21,7 +21,7 @@ def applied(url: str) -> int:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as connection:
-            return connection.execute(sa.text("SELECT COUNT(*) FROM processed_event")).scalar_one()
+            return connection.execute(sa.text("SELECT COUNT(*) FROM ledger_event")).scalar_one()
     except sa.exc.OperationalError:
         return 0  # not migrated yet
     finally:

@@ -24,8 +24,8 @@ from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
-from services.ledger.batch import Outcome, apply_batch
-from services.ledger.http import LedgerContext, PreGrantQuery, check_pre_grant
+from services.ledger.batch import HouseholdCache, Outcome, apply_batch
+from services.ledger.http import Decision, LedgerContext, PreGrantQuery, check_pre_grant, record_decision
 from services.ledger.policy import load_policy
 from services.ledger.rebuild import ledger_snapshot
 from services.ledger.repository import LedgerBenefit, LedgerRepository
@@ -79,11 +79,11 @@ def engine(database_url: str) -> sa.Engine:
     engine.dispose()
 
 
-def run(engine: sa.Engine, *batches: list[Event]) -> list[Outcome]:
+def run(engine: sa.Engine, *batches: list[Event], cache: HouseholdCache | None = None) -> list[Outcome]:
     outcomes = []
     for events in batches:
         with UnitOfWork(engine, HUB) as unit:
-            outcomes.append(apply_batch(unit, events, POLICY, HUB))
+            outcomes.append(apply_batch(unit, events, POLICY, HUB, cache=cache))
             unit.commit()
     return outcomes
 
@@ -239,3 +239,49 @@ def test_each_household_changed_in_a_batch_publishes_one_state_with_its_own_id(e
     assert sorted(e.household_id for e in states) == ["hh-1", "hh-2"]
     assert len({e.event_id for e in states}) == 2
     assert {e.household_id: e.data.open_needs for e in states} == {"hh-1": ["CA:n1"], "hh-2": ["CA:n2"]}
+
+
+# --- households kept in memory between batches ------------------------------------------------------
+
+
+def test_households_kept_between_batches_give_the_same_ledger_and_events_as_households_read_back(
+    database_url: str, databases
+) -> None:
+    events: list[Event] = [household(), NEED, DIBAO, EXTREME, FOOD, STOP_EXTREME, household("red", "2026-02-01T00:00:00Z", "e-hh2")]
+    batches = [events[i : i + 2] for i in range(0, len(events), 2)]
+    read_back = make_engine(databases.new_url("read-back"))
+    migrate(read_back, MIGRATIONS)
+    run(read_back, *batches)
+    kept = make_engine(database_url)
+    migrate(kept, MIGRATIONS)
+    cache = HouseholdCache(10)
+    run(kept, *batches, cache=cache)
+    assert len(cache) == 1
+    assert ledger_snapshot(kept)["tables"] == ledger_snapshot(read_back)["tables"]
+    assert [(e.type, e.household_id) for e in outbox(kept)] == [(e.type, e.household_id) for e in outbox(read_back)]
+
+
+def test_a_reviewers_decision_is_not_overwritten_by_a_kept_copy_of_its_household(engine: sa.Engine) -> None:
+    cache = HouseholdCache(10)
+    run(engine, [household(), DIBAO, EXTREME], cache=cache)
+    (alert,) = ledger_snapshot(engine)["tables"]["ledger_alert"]
+    context = LedgerContext(engine, lambda: UnitOfWork(engine, HUB), None, POLICY, b"secret")  # type: ignore[arg-type]
+    reviewer = Principal("reviewer-1", "staff", None)
+    record_decision(context, alert[0], Decision(decision="confirmed_duplicate", note="recover January"), reviewer)
+    run(engine, [STOP_EXTREME], cache=cache)  # resolves the conflict: the alert closes, the decision stays
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT status, active, decided_by FROM ledger_alert")).one()
+    assert (row.status, bool(row.active), row.decided_by) == ("confirmed_duplicate", False, "reviewer-1")
+
+
+def test_a_batch_rolled_back_leaves_no_copy_of_its_households_behind(engine: sa.Engine) -> None:
+    cache = HouseholdCache(10)
+    run(engine, [household(), DIBAO], cache=cache)
+    with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
+        apply_batch(unit, [EXTREME], POLICY, HUB, cache=cache)
+        raise RuntimeError("the commit never happens")
+    assert len(cache) == 0
+    (outcome,) = run(engine, [EXTREME], cache=cache)  # read back from its rows: applied once, as new
+    assert (outcome.applied, outcome.alerts_raised) == (1, 1)
+    assert len(cache) == 1
+
