@@ -135,7 +135,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--households", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=LedgerSettings().max_batch, help="events per transaction (the service's most)")
     parser.add_argument("--cache", type=int, default=LedgerSettings().cache_households, help="households kept in memory (0: none)")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--url", help="Use this database URL instead of a fresh one (it must be empty)")

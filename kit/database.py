@@ -4,7 +4,7 @@ the service's Alembic migrations applied at start."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -136,19 +136,32 @@ def _bind_processor(column: sa.Column[Any], dialect: Dialect) -> Callable[[Any],
     convert = column.type._cached_bind_processor(dialect)
     if dialect.name == "sqlite" and isinstance(column.type, UTCDateTime):
         return _sqlite_utc_text(convert)
+    if dialect.name == "sqlite" and column.type._type_affinity is sa.Date:
+        return _sqlite_day_text(convert)
     return convert  # type: ignore[no-any-return]
 
 
+# SQLAlchemy's own conversions of times and days for SQLite took a tenth of the ledger's work per
+# event; these write the same text with datetime's C code and leave anything else to SQLAlchemy.
+
+
 def _sqlite_utc_text(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """An aware time as SQLModel's UTCDateTime stores it in SQLite ('2026-01-02 03:04:05.000006',
-    in UTC), written by datetime's own C code; anything else goes to SQLAlchemy's conversion, which
-    took a tenth of the ledger's work per event."""
+    """An aware time as SQLModel's UTCDateTime stores it in SQLite: '2026-01-02 03:04:05.000006', in UTC."""
 
     def text(value: Any) -> Any:
         if type(value) is datetime and value.tzinfo is not None:
             in_utc = value if value.tzinfo is UTC else value.astimezone(UTC)
             return in_utc.isoformat(" ", "microseconds")[:26]  # less the "+00:00"
         return convert(value)
+
+    return text
+
+
+def _sqlite_day_text(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A day as SQLAlchemy stores it in SQLite: '2026-01-02'."""
+
+    def text(value: Any) -> Any:
+        return value.isoformat() if type(value) is date else convert(value)
 
     return text
 

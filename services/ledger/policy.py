@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeAlias
 
@@ -20,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -131,7 +131,6 @@ class StackingPolicy(BaseModel):
     exclusive: tuple[ExclusiveRule, ...] = ()
     once_per_period: tuple[OncePerPeriodRule, ...] = ()
     amount_cap: tuple[AmountCapRule, ...] = ()
-    _covering: dict[frozenset[str], tuple[Rule, ...]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> StackingPolicy:
@@ -149,13 +148,20 @@ class StackingPolicy(BaseModel):
 
         Remembered per set of programmes (a policy never changes once loaded), since the ledger
         asks after every grant and households hold few distinct combinations."""
-        found = self._covering.get(programmes)
+        remembered = self._remembered_covering
+        found = remembered.get(programmes)
         if found is None:
-            if len(self._covering) >= COVERING_CACHE_SIZE:
-                self._covering.clear()
+            if len(remembered) >= COVERING_CACHE_SIZE:
+                remembered.clear()
             found = tuple(rule for rule in self.rules if not programmes.isdisjoint(rule.programmes))
-            self._covering[programmes] = found
+            remembered[programmes] = found
         return found
+
+    @cached_property
+    def _remembered_covering(self) -> dict[frozenset[str], tuple[Rule, ...]]:
+        # Kept in the instance's __dict__: a plain attribute read, where a pydantic private
+        # attribute goes through __getattr__ at every call.
+        return {}
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -13,7 +13,10 @@ class LedgerSettings(ServiceSettings):
     service: str = "ledger"
     policy_file: Path = Field(DEFAULT_POLICY_PATH, description="The stacking policy (TOML); checked at start")
     consumer_group: str = Field("ledger", min_length=1, max_length=64, description="Kafka consumer group of the ledger")
-    max_batch: int = Field(2000, ge=1, le=100_000, description="Most canonical events applied in one transaction")
+    max_batch: int = Field(
+        10_000, ge=1, le=100_000,
+        description="Most canonical events applied in one transaction: reached only with a backlog, where a household's events then share one write and one state",
+    )
     cache_households: int = Field(
         50_000, ge=0, le=10_000_000,
         description="Households kept in memory between batches (0: none); about 2 KB each",

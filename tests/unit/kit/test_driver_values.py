@@ -11,7 +11,9 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 from kit.database import driver_values
 
 CST = timezone(timedelta(hours=8))
-TABLE = sa.Table("t", sa.MetaData(), sa.Column("at", UTCDateTime()), sa.Column("plain", sa.DateTime(timezone=True)))
+TABLE = sa.Table(
+    "t", sa.MetaData(), sa.Column("at", UTCDateTime()), sa.Column("plain", sa.DateTime(timezone=True)), sa.Column("day", sa.Date)
+)
 TIMES = [
     datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
     datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds: still six digits
@@ -40,3 +42,11 @@ def test_a_naive_time_is_still_refused_and_a_date_still_written(sqlite: sa.Conne
     with pytest.raises(ValueError, match="timezone"):
         driver_values(sqlite, TABLE, ["at"], [{"at": datetime(2026, 1, 1)}])
     assert driver_values(sqlite, TABLE, ["plain"], [{"plain": date(2026, 1, 1)}]) == [["2026-01-01 00:00:00.000000"]]
+
+
+def test_days_are_written_for_sqlite_as_sqlalchemy_writes_them(sqlite: sa.Connection) -> None:
+    expected = TABLE.c.day.type._cached_bind_processor(sqlite.dialect)
+    days = [date(2026, 1, 2), date(999, 12, 31), datetime(2026, 1, 2, 3, 4, tzinfo=UTC), None]
+    converted = driver_values(sqlite, TABLE, ["day"], [{"day": value} for value in days])
+    assert [row[0] for row in converted] == [expected(value) for value in days]
+    assert converted[0][0] == "2026-01-02"
