@@ -34,7 +34,21 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url, parsed.database)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return _postgresql_engine(create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10))
+
+
+def _postgresql_engine(engine: Engine) -> Engine:
+    @event.listens_for(engine, "connect")
+    def _custom_plans(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # psycopg prepares a statement once it has run five times, and PostgreSQL may then plan it
+        # once for any parameters. For `column = ANY(batch of keys)` that generic plan scans the
+        # table: a lookup of 2,000 household references took 600 ms instead of 20 (measured in
+        # intake). Plans made for the actual parameters keep the index.
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+        connection.commit()
+
+    return engine
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
