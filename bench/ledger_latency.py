@@ -58,7 +58,7 @@ def start_ledger(hub: HubSettings, url: str, port: int, log: Path) -> subprocess
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "HUB_KAFKA_BOOTSTRAP": hub.kafka_bootstrap, "HUB_KAFKA_IDEMPOTENCE": "false",
         "HUB_TOPIC_NAMESPACE": hub.topic_namespace, "HUB_LEDGER_DATABASE_URL": url, "HUB_LEDGER_HTTP_PORT": str(port),
-        "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "WARNING",
+        "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": os.environ.get("BENCH_LEDGER_LOG_LEVEL", "WARNING"),
     }
     process = subprocess.Popen([sys.executable, "-m", "services.ledger"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     wait_healthy(f"http://127.0.0.1:{port}", process, log)

@@ -8,6 +8,7 @@ intake has already checked what it publishes, and a poison message must never st
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -70,11 +71,15 @@ def make_on_events(
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
     # Batches come one at a time, so only one thread at a time uses the cache.
     async def on_events(message: KafkaMessage) -> None:
+        started = time.perf_counter()
         events, unreadable = read_events(deliveries_of(message))
         outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy, cache)
         metrics.count(outcome, unreadable)
-        if outcome.alerts_raised or outcome.alerts_closed:
-            log.info("alerts changed", raised=outcome.alerts_raised, closed=outcome.alerts_closed)
+        log.info(
+            "batch applied", events=len(events), applied=outcome.applied, duplicates=outcome.duplicates,
+            refused=outcome.refused, alerts_raised=outcome.alerts_raised, alerts_closed=outcome.alerts_closed,
+            commit_seconds=round(time.perf_counter() - started, 3),
+        )
         await runtime.relay.flush()
 
     return on_events
