@@ -23,7 +23,7 @@ from bench.ledger_data import city_events
 from contracts.hub import HUB_EVENTS
 from kit.database import make_engine, migrate
 from kit.outbox import OutboxMessage, UnitOfWork
-from kit.service import collect_less_often
+from kit.service import BatchSurvivors, collect_less_often
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
 from services.ledger.batch import HouseholdCache, apply_batch
@@ -56,6 +56,7 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
     totals = {"applied": 0, "alerts_raised": 0, "alerts_closed": 0}
     cache = HouseholdCache(cached)
     collect_less_often()  # as a service process does once started
+    survivors = BatchSurvivors()  # and as the ledger's handler does after each batch
     refresh_statistics = _autovacuum_off(engine)
     started, cpu_started = time.perf_counter(), time.process_time()
     for first in range(0, len(records), batch_size):
@@ -67,6 +68,7 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
             unit.commit()
         with engine.begin() as connection:
             connection.execute(sa.delete(OutboxMessage))
+        survivors.settle()
         for name in totals:
             totals[name] += getattr(outcome, name)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

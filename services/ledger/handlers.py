@@ -19,7 +19,7 @@ from contracts.envelope import Event
 from contracts.hub import HUB_EVENTS
 from kit.broker import Delivery, deliveries_of
 from kit.logs import get_logger
-from kit.service import ServiceRuntime
+from kit.service import BatchSurvivors, ServiceRuntime
 from services.ledger.batch import HouseholdCache, Outcome, apply_batch
 from services.ledger.policy import StackingPolicy
 
@@ -69,6 +69,8 @@ def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: S
 def make_on_events(
     runtime: ServiceRuntime, policy: StackingPolicy, metrics: LedgerMetrics, cache: HouseholdCache
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
+    survivors = BatchSurvivors()
+
     # Batches come one at a time, so only one thread at a time uses the cache.
     async def on_events(message: KafkaMessage) -> None:
         started = time.perf_counter()
@@ -80,6 +82,7 @@ def make_on_events(
             refused=outcome.refused, alerts_raised=outcome.alerts_raised, alerts_closed=outcome.alerts_closed,
             commit_seconds=round(time.perf_counter() - started, 3),
         )
+        survivors.settle()
         await runtime.relay.flush()
 
     return on_events
