@@ -32,7 +32,7 @@ from contracts.envelope import Event, utc_now
 from contracts.hub import HUB_EVENTS, ServiceStarted
 from contracts.topics import SERVICE_PRESENCE, Topic
 from kit.broker import deliveries_of, ensure_topics, make_broker, publish_event
-from kit.database import make_engine, migrate
+from kit.database import WalCheckpoints, make_engine, migrate
 from kit.errors import StartupError
 from kit.logs import configure_logging, get_logger
 from kit.outbox import OutboxRelay, UnitOfWork
@@ -57,6 +57,7 @@ class ServiceRuntime:
     broker: KafkaBroker
     engine: Engine
     relay: OutboxRelay
+    checkpoints: WalCheckpoints
     migrations_dir: Path
     topics: list[Topic]
     instance: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -87,6 +88,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self.engine, self.migrations_dir)
+        self.checkpoints.start()
         await ensure_topics(self.settings.hub, [*self.topics, SERVICE_PRESENCE])
         try:
             await self.broker.start()
@@ -111,6 +113,7 @@ class ServiceRuntime:
             await hook()
         await self.relay.stop()
         await self.broker.stop()
+        self.checkpoints.stop()
         self.engine.dispose()
         log.info("service stopped")
 
@@ -131,6 +134,7 @@ def build_runtime(settings: ServiceSettings, migrations_dir: Path, topics: list[
         broker=broker,
         engine=engine,
         relay=OutboxRelay(engine, settings.hub, client_id=f"hub-{settings.service}-outbox"),
+        checkpoints=WalCheckpoints(engine),
         migrations_dir=migrations_dir,
         topics=topics,
     )
