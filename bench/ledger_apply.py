@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from bench.ledger_data import city_events
 from contracts.hub import HUB_EVENTS
-from kit.database import make_engine, migrate
+from kit.database import WalCheckpoints, make_engine, migrate
 from kit.outbox import OutboxMessage, UnitOfWork
 from kit.service import BatchSurvivors, collect_less_often
 from kit.settings import HubSettings
@@ -50,6 +50,8 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
     engine = make_engine(url)
     tune_engine(engine)
     migrate(engine, MIGRATIONS)
+    checkpoints = WalCheckpoints(engine)  # SQLite: checkpoints in a thread, as in the service
+    checkpoints.start()
     policy = load_policy()
     hub = HubSettings()
     records = [event.to_bytes() for event in city_events(events, households)]
@@ -72,6 +74,7 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
         for name in totals:
             totals[name] += getattr(outcome, name)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    checkpoints.stop()
     engine.dispose()
     return {"events": len(records), "seconds": elapsed, "events_per_second": len(records) / elapsed,
             "cpu_us_per_event": cpu / len(records) * 1e6, **totals}
