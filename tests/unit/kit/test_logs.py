@@ -1,8 +1,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+
+import pytest
+import structlog
 
 from kit.logs import bound_to_event, configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def default_logging_afterwards() -> Iterator[None]:
+    """These tests point structlog at capsys's stream, which is closed after them: put the
+    defaults back, or the next test to log (in whatever order tests run) writes to a closed file."""
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
 
 
 def test_json_lines_carry_event_ids_and_never_personal_data(capsys) -> None:
