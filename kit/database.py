@@ -42,17 +42,28 @@ def make_engine(url: str) -> Engine:
     return _postgresql_engine(create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10))
 
 
-def _postgresql_engine(engine: Engine) -> Engine:
-    @event.listens_for(engine, "connect")
-    def _custom_plans(connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # psycopg prepares a statement once it has run five times, and PostgreSQL may then plan it
-        # once for any parameters. For `column = ANY(batch of keys)` that generic plan scans the
-        # table: a lookup of 2,000 household references took 600 ms instead of 20 (measured in
-        # intake). Plans made for the actual parameters keep the index.
-        with connection.cursor() as cursor:
-            cursor.execute("SET plan_cache_mode = force_custom_plan")
+def on_every_connection(engine: Engine, *statements: str) -> None:
+    """Run these statements (PRAGMAs, SETs) on each connection the engine opens from now on,
+    committed so that a later rollback does not undo them."""
+
+    def _run(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        cursor = connection.cursor()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
         connection.commit()
 
+    event.listen(engine, "connect", _run)
+
+
+def _postgresql_engine(engine: Engine) -> Engine:
+    # psycopg prepares a statement once it has run five times, and PostgreSQL may then plan it
+    # once for any parameters. For `column = ANY(batch of keys)` that generic plan scans the
+    # table: a lookup of 2,000 household references took 600 ms instead of 20 (measured in
+    # intake). Plans made for the actual parameters keep the index.
+    on_every_connection(engine, "SET plan_cache_mode = force_custom_plan")
     return engine
 
 
@@ -60,18 +71,11 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # 64 MB of pages rather than 2: indexes with random keys (applied event ids, person keys)
-        # outgrow the default within the first hundred thousand events.
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
+    # 64 MB of pages rather than 2: indexes with random keys (applied event ids, person keys)
+    # outgrow the default within the first hundred thousand events.
+    on_every_connection(
+        engine, "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-65536", "PRAGMA foreign_keys=ON"
+    )
     return engine
 
 
@@ -93,7 +97,7 @@ class WalCheckpoints:
         database = self._engine.url.database
         if self._engine.dialect.name != "sqlite" or not database or database == ":memory:":
             return
-        event.listen(self._engine, "connect", _leave_checkpoints_to_the_thread)
+        on_every_connection(self._engine, "PRAGMA wal_autocheckpoint=0")
         self._engine.dispose()  # connections opened before (migrations) open again without them
         self._thread = threading.Thread(target=self._run, args=(database,), name="sqlite-checkpoints", daemon=True)
         self._thread.start()
@@ -114,12 +118,6 @@ class WalCheckpoints:
                     log.warning("SQLite checkpoint failed, will retry", error=repr(error))
         finally:
             connection.close()
-
-
-def _leave_checkpoints_to_the_thread(connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
 
 
 def migrate(engine: Engine, migrations_dir: Path) -> None:

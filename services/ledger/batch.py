@@ -238,6 +238,9 @@ class Household:
     def times_raised(self, conflict_key: str) -> int:
         return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
 
+    def need_statuses(self) -> dict[str, str]:
+        return {need_id: need["status"] for need_id, need in self.needs.items()}
+
     def settled(self) -> Household:
         """The household as it is now stored, ready for the next batch."""
         return Household(
@@ -250,7 +253,7 @@ class Household:
             members=self.members,
             revision=self.revision,
             stored_benefits=self.ledger.benefit_ids,
-            stored_needs={need_id: need["status"] for need_id, need in self.needs.items()},
+            stored_needs=self.need_statuses(),
             stored_members=dict(self.members or {}),
         )
 
@@ -298,7 +301,7 @@ class Batch:
         for household_id in ids:
             household = self._household(household_id, rows.get(household_id), records.get(household_id, []))
             household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
-            household.stored_needs = {need_id: need["status"] for need_id, need in household.needs.items()}
+            household.stored_needs = household.need_statuses()
             household.alerts = alerts.get(household_id, [])
             self.households[household_id] = household
 

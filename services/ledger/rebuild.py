@@ -28,17 +28,17 @@ from kit.settings import HubSettings
 from services.ledger.batch import HouseholdCache, Outcome, apply_batch
 from services.ledger.policy import DEFAULT_POLICY_PATH, StackingPolicy, load_policy
 from services.ledger.repository import LedgerAlert, LedgerEvent
+from services.ledger.settings import LedgerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 REVIEW_DECISIONS = ("confirmed_duplicate", "justified")
 QUIET_POLLS = 4  # x 250 ms
-REPLAY_CACHE_HOUSEHOLDS = 50_000
 
 
 async def replay(hub: HubSettings, engine: Engine, policy: StackingPolicy, batch_size: int = 2000) -> Outcome:
     """Apply every event now on the canonical and matches topics; returns the totals."""
     total = Outcome()
-    cache = HouseholdCache(REPLAY_CACHE_HOUSEHOLDS)
+    cache = HouseholdCache(LedgerSettings().cache_households)
     async for records in _read_to_end(hub, [CANONICAL, MATCHES], batch_size):
         events = []
         for value in records:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from kit.database import among, copy_rows, driver_values, execute_many, insert_rows
+from kit.database import among, copy_rows, driver_values, execute_many, insert_rows, on_every_connection
 
 Row = dict[str, Any]
 
@@ -143,15 +143,8 @@ SQLITE_CACHE_KIB = 131_072  # 128 MiB of page cache: the ledger's indexes are wr
 def tune_engine(engine: sa.Engine) -> None:
     """On SQLite, a page cache large enough that a big ledger's index pages stay in memory
     (SQLite's default is 2 MiB, and throughput falls tenfold once the indexes outgrow it)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @sa.event.listens_for(engine, "connect")
-    def _cache(connection: Any, _record: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cursor.execute("PRAGMA temp_store=MEMORY")
-        cursor.close()
+    if engine.dialect.name == "sqlite":
+        on_every_connection(engine, f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}", "PRAGMA temp_store=MEMORY")
 
 
 class LedgerRepository:
