@@ -58,19 +58,19 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
     totals = {"applied": 0, "alerts_raised": 0, "alerts_closed": 0}
     cache = HouseholdCache(cached)
     collect_less_often()  # as a service process does once started
-    survivors = BatchSurvivors()  # and as the ledger's handler does after each batch
+    survivors = BatchSurvivors()  # and as the ledger's handler does around each batch
     refresh_statistics = _autovacuum_off(engine)
     started, cpu_started = time.perf_counter(), time.process_time()
     for first in range(0, len(records), batch_size):
         if refresh_statistics and first % (batch_size * 50) == batch_size * 5:
             _analyze(engine)
-        batch = [HUB_EVENTS.parse(value) for value in records[first : first + batch_size]]
-        with UnitOfWork(engine, hub) as unit:
-            outcome = apply_batch(unit, batch, policy, hub, cache=cache)
-            unit.commit()
+        with survivors.batch():
+            batch = [HUB_EVENTS.parse(value) for value in records[first : first + batch_size]]
+            with UnitOfWork(engine, hub) as unit:
+                outcome = apply_batch(unit, batch, policy, hub, cache=cache)
+                unit.commit()
         with engine.begin() as connection:
             connection.execute(sa.delete(OutboxMessage))
-        survivors.settle()
         for name in totals:
             totals[name] += getattr(outcome, name)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

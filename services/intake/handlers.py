@@ -22,7 +22,7 @@ from contracts.department import DEPARTMENT_EVENTS
 from contracts.envelope import utc_now
 from kit.logs import get_logger
 from kit.outbox import UnitOfWork
-from kit.service import ServiceRuntime
+from kit.service import BatchSurvivors, ServiceRuntime
 from services.intake.canonical import display_name
 from services.intake.domain import (
     Accepted,
@@ -76,12 +76,14 @@ class IntakeHandlers:
         self._clock = clock
         self._keys = PersonKeys(runtime.settings.hub.person_key_secret.get_secret_value().encode())
         self._last_batch = 0.0
+        self._survivors = BatchSurvivors()
 
     async def receive(self, items: Sequence[Incoming]) -> list[Outcome]:
         """Validate, decide and commit a batch; the outbox relay then publishes what it produced
         while the next batch is worked on."""
         started = time.perf_counter()
-        outcomes = self._receive(items)  # in the loop: a thread would only fight it for the GIL
+        with self._survivors.batch():
+            outcomes = self._receive(items)  # in the loop: a thread would only fight it for the GIL
         self._runtime.relay.wake()
         self._metrics.count(items, outcomes)
         log.info(

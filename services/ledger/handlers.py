@@ -74,15 +74,15 @@ def make_on_events(
     # Batches come one at a time, so only one thread at a time uses the cache.
     async def on_events(message: KafkaMessage) -> None:
         started = time.perf_counter()
-        events, unreadable = read_events(deliveries_of(message))
-        outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy, cache)
+        with survivors.batch():
+            events, unreadable = read_events(deliveries_of(message))
+            outcome = await asyncio.to_thread(apply_and_commit, runtime, events, policy, cache)
         metrics.count(outcome, unreadable)
         log.info(
             "batch applied", events=len(events), applied=outcome.applied, duplicates=outcome.duplicates,
             refused=outcome.refused, alerts_raised=outcome.alerts_raised, alerts_closed=outcome.alerts_closed,
             commit_seconds=round(time.perf_counter() - started, 3),
         )
-        survivors.settle()
         await runtime.relay.flush()
 
     return on_events

@@ -36,3 +36,13 @@ def test_what_survives_a_batch_is_frozen_and_a_cycle_dropped_later_waits_for_the
     assert cycle() is not None  # frozen: ordinary collections leave it alone
     BatchSurvivors(full_every=0).settle()
     assert cycle() is None  # the full collection freed it
+
+
+def test_no_collection_runs_during_a_batch_and_collections_resume_after_it_even_when_it_fails() -> None:
+    survivors = BatchSurvivors(full_every=3600)
+    with pytest.raises(RuntimeError), survivors.batch():
+        assert not gc.isenabled()
+        kept = [Node() for _ in range(100)]
+        raise RuntimeError("the batch failed")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= len(kept)  # what it left alive is frozen all the same
