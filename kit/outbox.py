@@ -179,7 +179,7 @@ class OutboxRelay:
                 return 0
             assert self._producer is not None, "connect() the relay first"
             await publish_many(self._producer, ((r.topic, r.key, r.value, orjson.loads(r.headers)) for r in rows))
-            connection.execute(table.delete().where(table.c.id.in_([r.id for r in rows])))
+            connection.execute(table.delete().where(among(table.c.id, [r.id for r in rows], connection.dialect.name)))
             connection.commit()
             return len(rows)
 

@@ -11,6 +11,7 @@ and Kafka redelivers it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -215,7 +216,10 @@ def _log_outcomes(items: Sequence[Incoming], outcomes: Sequence[Outcome]) -> Non
     """One line per event, ids and codes only, never a number or a name. Accepted events are
     logged at DEBUG: at thousands a second, INFO keeps what someone must act on (rejections,
     held events) and the per-batch line with its counts."""
-    for item, outcome in zip(items, outcomes, strict=True):
+    pairs = zip(items, outcomes, strict=True)
+    if not log.is_enabled_for(logging.DEBUG):  # most events are accepted: skip them, not each call
+        pairs = ((item, outcome) for item, outcome in pairs if not isinstance(outcome, Accepted))
+    for item, outcome in pairs:
         match outcome:
             case Accepted():
                 log.debug("event accepted", event_id=outcome.event_id, household_id=outcome.household_id,
