@@ -69,7 +69,7 @@ def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: S
 def make_on_events(
     runtime: ServiceRuntime, policy: StackingPolicy, metrics: LedgerMetrics, cache: HouseholdCache
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
-    survivors = BatchSurvivors()
+    survivors = BatchSurvivors(loop_runs_meanwhile=True)  # the batch runs in a thread
 
     # Batches come one at a time, so only one thread at a time uses the cache.
     async def on_events(message: KafkaMessage) -> None:
