@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.intake_events import Sample, mixed_stream
+from bench.machine import describe, reference_seconds
 from contracts.topics import CANONICAL, REJECTIONS, department_topic
 from kit.settings import HubSettings
 from kit.tansu import EmbeddedBroker, free_port
@@ -197,7 +198,9 @@ async def main(events: int, database_url: str | None, skip_ceiling: bool, instan
             print(f"ceiling: aiokafka consume    {consumed}")
             print(f"ceiling: produce + consume   {Rate(events, produced.seconds + consumed.seconds)}")
         work = Path(tempfile.mkdtemp(prefix="intake-bench-"))
+        before = reference_seconds()
         await run_intake(hub, samples, database_url, work, instances, log_level)
+        print(describe(before, reference_seconds()))
     finally:
         if broker is not None:
             broker.stop()

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.ledger_data import city_events
+from bench.machine import describe, reference_seconds
 from contracts.hub import HUB_EVENTS
 from kit.database import WalCheckpoints, make_engine, migrate
 from kit.outbox import OutboxMessage, UnitOfWork
@@ -154,7 +155,9 @@ def main() -> None:
             how = f"{kind}, through Kafka and the service"
             memory = f", service resident memory {figures['resident_mb']:.0f} MB"
         else:
+            before = reference_seconds()
             figures = run(url, args.events, args.households, args.batch, args.cache)
+            print(describe(before, reference_seconds()), flush=True)
             how = f"{kind}, in process, batch {args.batch}, cache {args.cache:,}"
             memory = (f", {figures['cpu_us_per_event']:.0f} µs CPU per event in this process, "
                       f"alerts raised {figures['alerts_raised']:,}, closed {figures['alerts_closed']:,}")
