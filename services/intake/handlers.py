@@ -21,6 +21,7 @@ from typing import Any
 
 from contracts.department import DEPARTMENT_EVENTS
 from contracts.envelope import utc_now
+from kit.database import OtherWriters
 from kit.logs import get_logger
 from kit.outbox import UnitOfWork
 from kit.service import BatchSurvivors, ServiceRuntime
@@ -139,16 +140,23 @@ class IntakeHandlers:
     # --- blocking keys off the hot path ---------------------------------------------------------
 
     async def index_when_idle(self, interval: float = 1.0) -> None:
-        """Write the blocking keys of people recorded by number while no batch is arriving."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                while time.monotonic() - self._last_batch >= interval:
-                    if self._index_chunk() < INDEX_CHUNK:
-                        break
-                    await asyncio.sleep(0)  # let a waiting batch or request in
-            except Exception as error:  # the next record linked by name catches up anyway
-                log.warning("indexing people failed, will retry", error=repr(error))
+        """Write the blocking keys of people recorded by number while no batch is arriving here
+        and no other process is writing (on SQLite, the one writer stays with a busy peer)."""
+        others = OtherWriters(self._runtime.engine)
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    while time.monotonic() - self._last_batch >= interval and not others.wrote():
+                        done = self._index_chunk()
+                        others.absorb()
+                        if done < INDEX_CHUNK:
+                            break
+                        await asyncio.sleep(0)  # let a waiting batch or request in
+                except Exception as error:  # the next record linked by name catches up anyway
+                    log.warning("indexing people failed, will retry", error=repr(error))
+        finally:
+            others.close()
 
     def _index_chunk(self) -> int:
         with self._runtime.unit_of_work() as uow:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kit.database import WalCheckpoints, make_engine
+from kit.database import OtherWriters, WalCheckpoints, make_engine
 
 
 def test_postgresql_plans_every_statement_for_its_own_parameters(postgres_server: str | None) -> None:
@@ -45,4 +45,40 @@ def test_sqlite_checkpoints_run_in_their_own_thread_not_in_the_commit(tmp_path: 
         assert path.stat().st_size >= 8 << 20  # the thread copied the log into the database file
     finally:
         checkpoints.stop()
+        engine.dispose()
+
+
+def test_other_writers_on_sqlite_sees_a_commit_by_anyone_else_and_not_ones_absorbed_as_our_own(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'peers.db'}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE person (key TEXT)"))
+    others = OtherWriters(engine)
+    try:
+        assert not others.wrote()  # nothing since it started looking
+        with engine.begin() as connection:  # a peer's batch
+            connection.execute(sa.text("INSERT INTO person VALUES ('a')"))
+        assert others.wrote()
+        assert not others.wrote()  # seen once
+        with engine.begin() as connection:  # our own background work
+            connection.execute(sa.text("INSERT INTO person VALUES ('b')"))
+        others.absorb()
+        assert not others.wrote()
+    finally:
+        others.close()
+        engine.dispose()
+
+
+def test_other_writers_on_postgresql_never_hold_work_back(postgres_server: str | None) -> None:
+    """PostgreSQL has no single writer to leave to a busy peer."""
+    if postgres_server is None:
+        pytest.skip("no PostgreSQL server answers here (set HUB_TEST_POSTGRES_URL)")
+    engine = make_engine(postgres_server)
+    others = OtherWriters(engine)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("CREATE TEMPORARY TABLE person (key TEXT)"))
+            connection.execute(sa.text("INSERT INTO person VALUES ('a')"))
+        assert not others.wrote()
+    finally:
+        others.close()
         engine.dispose()

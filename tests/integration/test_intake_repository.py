@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
+import time
+import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,7 +17,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
 from bench.intake_events import EventFactory, resident_id
-from kit.database import migrate
+from kit.database import make_engine, migrate
 from kit.outbox import OutboxMessage
 from kit.service import build_runtime
 from services.intake.app import MIGRATIONS
@@ -96,4 +101,40 @@ def test_a_record_without_number_links_to_someone_recorded_earlier_in_the_same_b
         rows = connection.execute(sa.select(OutboxMessage.__table__.c.value).order_by(OutboxMessage.__table__.c.id))
         keys = [orjson.loads(value)["data"]["members"][0]["person_key"] for (value,) in rows]
     assert keys[0] == keys[1]
+    handlers._runtime.engine.dispose()
+
+
+def test_people_recorded_by_number_are_indexed_when_idle_but_not_while_another_instance_writes(tmp_path: Path, hub) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'intake.db'}"
+    handlers = handlers_on(url, hub)
+    f = EventFactory("CA", seed=5)
+    handlers._receive(items(*[f.household_reported() for _ in range(20)]))
+    unindexed = "SELECT COUNT(*) FROM intake_person WHERE NOT indexed"
+    waiting = count(handlers, unindexed)
+    assert waiting > 0  # the hot path leaves them to the idle indexer
+
+    peer, stop = make_engine(url), threading.Event()
+
+    def another_instance_committing_batches() -> None:
+        while not stop.is_set():
+            with peer.begin() as connection:
+                connection.execute(sa.text("INSERT INTO processed_event VALUES (:id, '2026-12-01 00:00:00')"), {"id": uuid.uuid4().hex})
+            time.sleep(0.01)
+
+    async def idle_for(seconds: float) -> None:
+        indexer = asyncio.create_task(handlers.index_when_idle(interval=0.05))
+        await asyncio.sleep(seconds)
+        indexer.cancel()
+
+    busy = threading.Thread(target=another_instance_committing_batches)
+    busy.start()
+    try:
+        asyncio.run(idle_for(0.5))
+    finally:
+        stop.set()
+        busy.join()
+        peer.dispose()
+    assert count(handlers, unindexed) == waiting  # SQLite's one writer was left to the busy peer
+    asyncio.run(idle_for(0.5))
+    assert count(handlers, unindexed) == 0
     handlers._runtime.engine.dispose()
