@@ -24,12 +24,14 @@ app.command()(rebuild)
 
 
 @app.command()
-def up() -> None:
+def up(
+    intake_instances: int = typer.Option(1, min=1, max=8, help="Intake processes in its consumer group (one per core)"),
+) -> None:
     """Start the broker (embedded unless HUB_KAFKA_BOOTSTRAP is set) and the four services."""
     from hub.launcher import run_hub
 
     try:
-        code = run_hub(console.print)
+        code = run_hub(console.print, intake_instances)
     except StartupError as error:
         console.print(f"[red]hub: cannot start:[/red] {error}")
         raise typer.Exit(2) from None

@@ -44,15 +44,22 @@ def service_url(name: str, hub: HubSettings) -> str:
     return f"http://{hub.http_host}:{port}"
 
 
-def start_services(env: dict[str, str], hub: HubSettings) -> list[RunningService]:
-    return [
-        RunningService(
-            name,
-            service_url(name, hub),
-            subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env),
-        )
-        for name in SERVICES
+def start_services(env: dict[str, str], hub: HubSettings, intake_instances: int = 1) -> list[RunningService]:
+    """One process per service; intake as `intake_instances` members of its consumer group (one
+    per core: a process works on one), the extra ones on the intake port plus 10, 20, ..."""
+    return [start_service(name, env, hub) for name in SERVICES] + [
+        start_service("intake", env, hub, instance) for instance in range(2, intake_instances + 1)
     ]
+
+
+def start_service(name: str, env: dict[str, str], hub: HubSettings, instance: int = 1) -> RunningService:
+    url, label = service_url(name, hub), name
+    if instance > 1:
+        port = int(url.rsplit(":", 1)[1]) + 10 * (instance - 1)
+        url, label = f"http://{hub.http_host}:{port}", f"{name}#{instance}"
+        env = {**env, f"HUB_{name.upper()}_HTTP_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
+    return RunningService(label, url, process)
 
 
 def wait_until_healthy(services: list[RunningService], timeout: float = 60) -> list[str]:
@@ -112,7 +119,7 @@ def hold_until_signal(services: list[RunningService]) -> int:
     return 0
 
 
-def run_hub(print_line=print) -> int:  # type: ignore[no-untyped-def]
+def run_hub(print_line=print, intake_instances: int = 1) -> int:  # type: ignore[no-untyped-def]
     hub = HubSettings()
     bootstrap = external_bootstrap()
     broker: EmbeddedBroker | None = None
@@ -122,7 +129,7 @@ def run_hub(print_line=print) -> int:  # type: ignore[no-untyped-def]
         print_line(f"broker    embedded Tansu on {bootstrap} (memory only; log in {hub.data_dir / 'broker.log'})")
     else:
         print_line(f"broker    external Kafka at {bootstrap}")
-    services = start_services(child_environment(bootstrap, embedded=broker is not None), hub)
+    services = start_services(child_environment(bootstrap, embedded=broker is not None), hub, intake_instances)
     try:
         unhealthy = wait_until_healthy(services)
         if unhealthy:

@@ -3,9 +3,11 @@ the service's Alembic migrations applied at start."""
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -155,12 +157,32 @@ class OtherWriters:
         return int(self._connection.execute("PRAGMA data_version").fetchone()[0])
 
 
+# Replicas of a service started together on an empty database would each create the tables (seen:
+# two intake instances on PostgreSQL, one failing on a duplicate key in pg_type). The first takes
+# this lock and migrates; the others wait for it and then find the schema at its newest revision.
+MIGRATION_LOCK = 0x6875625F6D6967  # "hub_mig"
+
+
+@contextmanager
+def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
+    """SQLite: an OS lock on a file beside the database (PostgreSQL uses an advisory lock)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with Path(f"{database}.migrate-lock").open("ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def migrate(engine: Engine, migrations_dir: Path) -> None:
     """Bring the schema to the newest revision; the service's migrations are the only source of tables."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     try:
-        with engine.begin() as connection:
+        with _one_migration_at_a_time(engine), engine.begin() as connection:
+            if engine.dialect.name == "postgresql":  # held to the end of this transaction
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as error:

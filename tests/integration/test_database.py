@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from kit.database import OtherWriters, WalCheckpoints, make_engine
+from kit.database import OtherWriters, WalCheckpoints, make_engine, migrate
 
 
 def test_postgresql_plans_every_statement_for_its_own_parameters(postgres_server: str | None) -> None:
@@ -82,3 +83,32 @@ def test_other_writers_on_postgresql_never_hold_work_back(postgres_server: str |
     finally:
         others.close()
         engine.dispose()
+
+
+def test_replicas_started_together_on_an_empty_database_migrate_it_once(database_url: str) -> None:
+    """Scaled-out instances of a service start at the same moment; each migrates at start."""
+    from services.intake.app import MIGRATIONS  # a service's real migrations
+
+    engines = [make_engine(database_url) for _ in range(3)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(engines))
+
+    def start_replica(engine: sa.Engine) -> None:
+        start.wait()
+        try:
+            migrate(engine, MIGRATIONS)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    replicas = [threading.Thread(target=start_replica, args=(engine,)) for engine in engines]
+    for replica in replicas:
+        replica.start()
+    for replica in replicas:
+        replica.join()
+    try:
+        assert failures == []
+        with engines[0].connect() as connection:
+            assert connection.execute(sa.text("SELECT COUNT(*) FROM alembic_version")).scalar_one() == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
