@@ -255,13 +255,15 @@ def copy_rows(connection: Connection, table_name: str, columns: Sequence[str], v
 
 
 _JSON_OID, _JSONB_OID, _TEXT_OID = 114, 3802, 25
+_FIRST_USER_OID = 16384
 
 
 _copy_type_cache: dict[tuple[str, tuple[str, ...]], list[int]] = {}
 
 
 def _copy_types(driver: Any, table_name: str, columns: tuple[str, ...]) -> list[int]:
-    """The columns' type oids, asked once per table. JSON goes as text: its values are JSON text
+    """The columns' type oids, asked once per table (per use where a type is the database's own,
+    such as an enum, whose oid differs between databases). JSON goes as text: its values are JSON text
     already (orjson), and `json` in binary is that text as it is."""
     found = _copy_type_cache.get((table_name, columns))
     if found is None:
@@ -269,7 +271,9 @@ def _copy_types(driver: Any, table_name: str, columns: tuple[str, ...]) -> list[
         oids = dict(driver.execute(query, (table_name,)).fetchall())
         if _JSONB_OID in oids.values():
             raise TypeError(f"{table_name}: jsonb in binary COPY needs a version byte before the JSON text")
-        found = _copy_type_cache[(table_name, columns)] = [_TEXT_OID if oids[name] == _JSON_OID else oids[name] for name in columns]
+        found = [_TEXT_OID if oids[name] == _JSON_OID else oids[name] for name in columns]
+        if max(found) < _FIRST_USER_OID:  # built-in types have the same oid in every database
+            _copy_type_cache[(table_name, columns)] = found
     return found
 
 
