@@ -39,9 +39,12 @@ def start_broker(data_dir: Path) -> EmbeddedBroker:
     return EmbeddedBroker(port=port, log_path=data_dir / "broker.log").start()
 
 
-def service_url(name: str, hub: HubSettings) -> str:
-    port = os.environ.get(f"HUB_{name.upper()}_HTTP_PORT") or DEFAULT_PORTS[name]
-    return f"http://{hub.http_host}:{port}"
+def service_port(name: str) -> int:
+    return int(os.environ.get(f"HUB_{name.upper()}_HTTP_PORT") or DEFAULT_PORTS[name])
+
+
+def service_url(name: str, hub: HubSettings, port: int | None = None) -> str:
+    return f"http://{hub.http_host}:{port or service_port(name)}"
 
 
 def start_services(env: dict[str, str], hub: HubSettings, intake_instances: int = 1) -> list[RunningService]:
@@ -55,8 +58,8 @@ def start_services(env: dict[str, str], hub: HubSettings, intake_instances: int 
 def start_service(name: str, env: dict[str, str], hub: HubSettings, instance: int = 1) -> RunningService:
     url, label = service_url(name, hub), name
     if instance > 1:
-        port = int(url.rsplit(":", 1)[1]) + 10 * (instance - 1)
-        url, label = f"http://{hub.http_host}:{port}", f"{name}#{instance}"
+        port = service_port(name) + 10 * (instance - 1)
+        url, label = service_url(name, hub, port), f"{name}#{instance}"
         env = {**env, f"HUB_{name.upper()}_HTTP_PORT": str(port)}
     process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
     return RunningService(label, url, process)

@@ -69,6 +69,12 @@ def _postgresql_engine(engine: Engine) -> Engine:
     return engine
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of the engine's SQLite file; None for other databases and in-memory SQLite."""
+    database = engine.url.database
+    return database if engine.dialect.name == "sqlite" and database and database != ":memory:" else None
+
+
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +102,8 @@ class WalCheckpoints:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        database = self._engine.url.database
-        if self._engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        database = sqlite_file(self._engine)
+        if database is None:
             return
         on_every_connection(self._engine, "PRAGMA wal_autocheckpoint=0")
         self._engine.dispose()  # connections opened before (migrations) open again without them
@@ -131,9 +137,8 @@ class OtherWriters:
     Other engines have no single writer, so no one else counts there."""
 
     def __init__(self, engine: Engine) -> None:
-        database = engine.url.database
-        on_file = engine.dialect.name == "sqlite" and database and database != ":memory:"
-        self._connection = sqlite3.connect(database, check_same_thread=False) if on_file else None
+        database = sqlite_file(engine)
+        self._connection = sqlite3.connect(database, check_same_thread=False) if database else None
         self._seen = self._version()
 
     def wrote(self) -> bool:
@@ -166,8 +171,8 @@ MIGRATION_LOCK = 0x6875625F6D6967  # "hub_mig"
 @contextmanager
 def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
     """SQLite: an OS lock on a file beside the database (PostgreSQL uses an advisory lock)."""
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+    database = sqlite_file(engine)
+    if database is None:
         yield
         return
     with Path(f"{database}.migrate-lock").open("ab") as lock:
