@@ -4,11 +4,14 @@ from several departments and charities, changes and ends, and a small share of g
 the stacking policy so that alerts are raised and some are resolved again.
 
 Events of one household keep their order; households are interleaved so that a batch touches
-many households, as it would when a whole city's departments publish at once.
+many households, as it would when a whole city's departments publish at once. Ids have the shapes
+intake gives them (a hashed household id, a hashed canonical event id, hashed person keys), so that
+the database's indexes take them in the same scattered order and at the same length as in service.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -31,17 +34,27 @@ START = date(2026, 1, 1)
 
 
 def household_id(number: int, prefix: str = "hh") -> str:
-    return f"{prefix}{number:07d}"
+    """Shaped as intake's household ids: "hh-" and 24 hex digits."""
+    return f"{prefix}-{_digest(f'{prefix}{number}')[:24]}"
+
+
+def canonical_id(hid: str, index: int) -> str:
+    """Shaped as intake's canonical event ids."""
+    return "canonical-" + _digest(f"{hid}-e{index}")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def household_events(rng: random.Random, number: int, count: int, conflict_share: float, prefix: str = "hh") -> list[Event]:
     """`count` events about one household, in the order a city would send them."""
     hid = household_id(number, prefix)
     category = rng.choices(list(CATEGORY_WEIGHTS), weights=list(CATEGORY_WEIGHTS.values()))[0]
-    persons = [f"p_{number:07d}{i}" for i in range(rng.randint(1, 3))]
+    persons = ["p_" + _digest(f"{hid}#{i}") for i in range(rng.randint(1, 3))]
     income = int(DIBAO_FEN * rng.uniform(0.3, 1.6))
     events: list[Event] = [HouseholdRecorded(
-        event_id=f"{hid}-e0", source="intake", household_id=hid,
+        event_id=canonical_id(hid, 0), source="intake", household_id=hid,
         data={
             "department": "CA", "department_household_ref": f"CA-{number}", "district": rng.choice(list(DISTRICTS)),
             "subdistrict": f"street-{number % 200}", "category": category, "colour": rng.choice(["red", "orange", "yellow", "green"]),
@@ -57,7 +70,7 @@ def household_events(rng: random.Random, number: int, count: int, conflict_share
 
 
 def _next_event(rng: random.Random, hid: str, index: int, category: str, persons: list[str], granted: list[str], conflicted: bool) -> Event:
-    event_id = f"{hid}-e{index}"
+    event_id = canonical_id(hid, index)
     start = START + timedelta(days=rng.randint(0, 300))
     if index == 1:
         return NeedRecorded(event_id=event_id, source="intake", household_id=hid, data={

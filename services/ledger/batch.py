@@ -10,7 +10,7 @@ household's new state in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Protocol
@@ -219,6 +219,7 @@ class Household:
     ledger: HouseholdLedger
     needs: dict[str, Row]
     alerts: list[Row]
+    applied: set[str] = field(default_factory=set)  # ids of the events applied to it
     members: dict[str, Person] | None = None
     revision: int = 0  # as stored; every write raises it
     is_new: bool = False
@@ -238,6 +239,11 @@ class Household:
     def times_raised(self, conflict_key: str) -> int:
         return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
 
+    def add_event(self, row: Row) -> None:
+        """An event this batch applied: for the timeline, and known from now on as applied."""
+        self.new_events.append(row)
+        self.applied.add(row["event_id"])
+
     def need_statuses(self) -> dict[str, str]:
         return {need_id: need["status"] for need_id, need in self.needs.items()}
 
@@ -250,6 +256,7 @@ class Household:
             ledger=self.ledger,
             needs=self.needs,
             alerts=self.alerts,
+            applied=self.applied,
             members=self.members,
             revision=self.revision,
             stored_benefits=self.ledger.benefit_ids,
@@ -282,24 +289,30 @@ class Batch:
 
     def load(self, events: Sequence[Event]) -> None:
         """Each household the events are about: kept from an earlier batch if its copy is still
-        the stored revision, otherwise read from its rows. Members are read only for households
-        whose members a report may change."""
+        the stored revision, otherwise read from its rows, or new if it has none (a household
+        with rows in any ledger table has its `ledger_household` row). Members are read only for
+        households whose members a report may change."""
         ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
+        stored = self.repository.revisions(ids)
         if self.cache is not None:
-            self.households.update(self.cache.take(self.repository.revisions(ids)))
-        self._read(ids - self.households.keys())
+            self.households.update(self.cache.take(stored))
+        self._read(stored.keys() - self.households.keys())
+        for household_id in ids - self.households.keys():
+            self.households[household_id] = self._household(household_id, None, [])
         self._read_members({h for h in with_members if self.households[h].members is None})
 
-    def _read(self, ids: set[str]) -> None:
+    def _read(self, ids: Collection[str]) -> None:
         if not ids:
             return
         rows = self.repository.households(ids)
-        records = self.repository.benefit_records(ids)
+        events = self.repository.events_applied(ids)
         needs = self.repository.needs(ids)
         alerts = self.repository.alerts(ids)
         for household_id in ids:
-            household = self._household(household_id, rows.get(household_id), records.get(household_id, []))
+            applied = events.get(household_id, [])
+            household = self._household(household_id, rows.get(household_id), [e for e in applied if e["record"] is not None])
+            household.applied = {event["event_id"] for event in applied}
             household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
             household.stored_needs = household.need_statuses()
             household.alerts = alerts.get(household_id, [])
@@ -327,6 +340,7 @@ class Batch:
             ledger=ledger,
             needs={},
             alerts=[],
+            members=None if row else {},
             revision=row["revision"] if row else 0,
             is_new=row is None,
             stored_benefits=ledger.benefit_ids,
@@ -337,6 +351,9 @@ class Batch:
 
     def apply(self, event: Event) -> None:
         household = self.households[event.household_id or ""]
+        if event.event_id in household.applied:  # redelivered, or twice in this batch
+            self.outcome.duplicates += 1
+            return
         try:
             self._apply(household, event)
         except LedgerError as error:
@@ -361,7 +378,7 @@ class Batch:
         household.profile = merged
         household.members = merge_members(household.members or {}, people_of(event), newer)
         household.person_count = len(household.members)
-        household.new_events.append(self._timeline_row(event, summary_of(event)))
+        household.add_event(self._timeline_row(event, summary_of(event)))
 
     def _record_need(self, household: Household, event: NeedRecorded) -> None:
         data = event.data
@@ -378,7 +395,7 @@ class Batch:
             "event_id": event.event_id,
         }
         household.recorded_needs.add(data.need_id)
-        household.new_events.append(self._timeline_row(event, summary_of(event)))
+        household.add_event(self._timeline_row(event, summary_of(event)))
 
     def _record_benefit(self, household: Household, event: Event) -> None:
         if isinstance(event, BenefitRecorded | MatchFulfilled):
@@ -393,7 +410,7 @@ class Batch:
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
         household.touched_benefits.add(benefit_id)
-        household.new_events.append(self._timeline_row(event, record, benefit_id))
+        household.add_event(self._timeline_row(event, record, benefit_id))
         self._follow_conflicts(household, event, conflicts)
 
     def _timeline_row(self, event: Event, record: Row, benefit_id: str | None = None) -> Row:
@@ -638,29 +655,16 @@ def apply_batch(
 ) -> Outcome:
     """Apply the events the ledger has not applied yet, in order; the caller commits.
 
-    The events applied and the outgoing events are written with the state at commit;
-    the households go back into the cache (if one is given) once the commit succeeded."""
-    fresh, outcome = _fresh_events(unit, events)
+    An event is known as applied by its household (`ledger_event` holds every event applied,
+    written in the same transaction as its effect). The events applied and the outgoing events
+    are written with the state at commit; the households go back into the cache (if one is
+    given) once the commit succeeded."""
+    relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
     batch = Batch(unit, policy, hub, publish, cache)
-    batch.outcome = outcome
-    batch.load(fresh)
-    for event in fresh:
+    batch.outcome.ignored = len(events) - len(relevant)
+    batch.load(relevant)
+    for event in relevant:
         batch.apply(event)
     batch.store()
     return batch.outcome
-
-
-def _fresh_events(unit: WorkUnit, events: Sequence[Event]) -> tuple[list[Event], Outcome]:
-    outcome = Outcome()
-    relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
-    outcome.ignored = len(events) - len(relevant)
-    seen = LedgerRepository(unit.session).applied(e.event_id for e in relevant)
-    fresh: list[Event] = []
-    for event in relevant:
-        if event.event_id in seen:
-            outcome.duplicates += 1
-            continue
-        seen.add(event.event_id)
-        fresh.append(event)
-    return fresh, outcome
 

@@ -52,8 +52,8 @@ class LedgerMember(SQLModel, table=True):
 class LedgerNeed(SQLModel, table=True):
     __tablename__ = "ledger_need"
 
+    household_id: str = Field(primary_key=True, max_length=64)  # keyed by household first (migration 0004)
     need_id: str = Field(primary_key=True, max_length=64)
-    household_id: str = Field(max_length=64, index=True)
     department: str = Field(max_length=16)
     category: str = Field(max_length=32)
     description: str = Field(max_length=500)
@@ -87,12 +87,13 @@ class LedgerBenefit(SQLModel, table=True):
 
 class LedgerEvent(SQLModel, table=True):
     """Every event the ledger applied, append-only: a household's timeline, and for benefit
-    events the record (grant or change) the domain rebuilds a benefit from."""
+    events the record (grant or change) the domain rebuilds a benefit from. Keyed by household
+    first, as every read is about households (migration 0004)."""
 
     __tablename__ = "ledger_event"
 
+    household_id: str = Field(primary_key=True, max_length=64)
     event_id: str = Field(primary_key=True, max_length=128)
-    household_id: str = Field(max_length=64, index=True)
     type: str = Field(max_length=64)
     source: str = Field(max_length=64)
     occurred_at: datetime
@@ -158,14 +159,6 @@ class LedgerRepository:
     def households(self, household_ids: Collection[str]) -> dict[str, Row]:
         return {row["household_id"]: row for row in self.rows(LedgerHousehold, household_ids)}
 
-    def applied(self, event_ids: Iterable[str]) -> set[str]:
-        """Which of these events the ledger has applied (every applied event is in `ledger_event`)."""
-        ids = list(set(event_ids))
-        if not ids:
-            return set()
-        column = _table(LedgerEvent).c.event_id
-        return set(self.session.execute(sa.select(column).where(among(column, ids, self._dialect))).scalars())
-
     def revisions(self, household_ids: Collection[str]) -> dict[str, int]:
         """The stored revision of each of these households that is stored."""
         table = _table(LedgerHousehold)
@@ -190,6 +183,13 @@ class LedgerRepository:
         table = _table(LedgerEvent)
         query = sa.select(table.c.household_id, table.c.record).where(table.c.benefit_id.is_not(None))
         return _grouped(self.rows(LedgerEvent, household_ids, query))
+
+    def events_applied(self, household_ids: Collection[str]) -> dict[str, list[Row]]:
+        """Each event applied to these households: its id, and its record if it is a benefit's
+        (a grant or a change; what the domain rebuilds the household's benefits from)."""
+        table = _table(LedgerEvent)
+        record = sa.case((table.c.benefit_id.is_not(None), table.c.record), else_=sa.null()).label("record")
+        return _grouped(self.rows(LedgerEvent, household_ids, sa.select(table.c.household_id, table.c.event_id, record)))
 
     def rows(self, model: type[SQLModel], household_ids: Collection[str], query: sa.Select[Any] | None = None) -> list[Row]:
         """The rows of `model` (or of `query` over it) that belong to these households."""

@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlmodel import Session
 
 from contracts.envelope import Event
@@ -93,13 +95,26 @@ def outbox(engine: sa.Engine) -> list[Event]:
         return [HUB_EVENTS.parse(v) for (v,) in connection.execute(sa.text("SELECT value FROM outbox_message ORDER BY id"))]
 
 
-def test_a_conflict_raises_one_alert_and_redelivery_raises_none(engine: sa.Engine) -> None:
-    first, again = run(engine, [household(), DIBAO, EXTREME], [household(), DIBAO, EXTREME, DIBAO])
+@pytest.mark.parametrize("kept", [False, True], ids=["read-back", "kept-in-memory"])
+def test_a_conflict_raises_one_alert_and_redelivery_raises_none(engine: sa.Engine, kept: bool) -> None:
+    cache = HouseholdCache(10) if kept else None
+    first, again = run(engine, [household(), DIBAO, EXTREME], [household(), DIBAO, EXTREME, DIBAO], cache=cache)
     assert (first.applied, first.alerts_raised) == (3, 1)
     assert (again.applied, again.duplicates, again.alerts_raised) == (0, 4, 0)
     types = [e.type for e in outbox(engine)]
     assert types.count("alert.raised") == 1
     assert types.count("household.state") == 1  # one household changed in the batch, one state
+
+
+def test_event_and_need_ids_belong_to_their_household(engine: sa.Engine) -> None:
+    """An id is unique within its household: another household's event or need under the same
+    id is its own (the id is the producer's business), never a duplicate or a failed batch."""
+    other = [e.model_copy(update={"household_id": "hh-2"}) for e in (household(), NEED)]
+    (outcome,) = run(engine, [household(), NEED, *other])
+    assert (outcome.applied, outcome.duplicates) == (4, 0)
+    with engine.connect() as connection:
+        needs = connection.execute(sa.text("SELECT household_id, need_id FROM ledger_need ORDER BY household_id")).all()
+    assert needs == [(H, "CA:n1"), ("hh-2", "CA:n1")]
 
 
 def test_a_later_change_that_resolves_the_conflict_closes_the_alert(engine: sa.Engine) -> None:
@@ -285,3 +300,38 @@ def test_a_batch_rolled_back_leaves_no_copy_of_its_households_behind(engine: sa.
     assert (outcome.applied, outcome.alerts_raised) == (1, 1)
     assert len(cache) == 1
 
+
+
+def test_migration_0004_keys_events_and_needs_by_household_and_keeps_them(databases) -> None:
+    engine = make_engine(databases.new_url("migrated"))
+    _migrate_to(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO ledger_event VALUES ('e-1', :h, 'benefit.recorded', 'intake', :at, 'CA:d1', '{}')"),
+                           {"h": H, "at": "2026-01-02T00:00:00+00:00"})
+        connection.execute(sa.text("INSERT INTO ledger_need VALUES ('CA:n1', :h, 'CA', 'food', 'food', 3, :on, NULL, 'open', 'e-2')"),
+                           {"h": H, "on": date(2026, 1, 1)})
+    migrate(engine, MIGRATIONS)
+    assert _keys(engine, "ledger_event") == (["household_id", "event_id"], [])
+    assert _keys(engine, "ledger_need") == (["household_id", "need_id"], [])
+    _migrate_to(engine, "0003", down=True)
+    assert _keys(engine, "ledger_event") == (["event_id"], [["household_id"]])
+    assert _keys(engine, "ledger_need") == (["need_id"], [["household_id"]])
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT event_id, household_id, benefit_id FROM ledger_event")).all() == [("e-1", H, "CA:d1")]
+        assert connection.execute(sa.text("SELECT need_id, household_id, status FROM ledger_need")).all() == [("CA:n1", H, "open")]
+    engine.dispose()
+
+
+def _migrate_to(engine: sa.Engine, revision: str, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _keys(engine: sa.Engine, table: str) -> tuple[list[str], list[list[str]]]:
+    """The table's primary key columns, and the columns of each of its other indexes."""
+    inspector = sa.inspect(engine)
+    key = inspector.get_pk_constraint(table)["constrained_columns"]
+    return key, [index["column_names"] for index in inspector.get_indexes(table)]
