@@ -250,13 +250,34 @@ def copy_rows(connection: Connection, table_name: str, columns: Sequence[str], v
     """PostgreSQL's COPY FROM STDIN in binary, in the connection's transaction. Measured on
     10,000 ledger events: 0.65 µs of the client's CPU per row, 2.3 to 2.9 in text (the server's
     share, about 12 µs per row, is the same either way)."""
+    with _copy(connection, table_name, columns) as copy:
+        for value in values:
+            copy.write_row(value)
+
+
+@contextmanager
+def copying_rows(connection: Connection, table: sa.Table, columns: Sequence[str]) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    """A COPY into `table` (PostgreSQL) kept open while the caller makes its rows: each row given
+    to the function yielded is converted as `driver_values` does and sent as the driver's buffer
+    fills, so the server inserts while the caller works on, rather than all at the end. Nothing
+    else may use the connection until the block ends; an error in it abandons the COPY."""
+    converters = [_bind_processor(table.c[name], connection.dialect) for name in columns]
+    with _copy(connection, table.name, columns) as copy:
+
+        def write(row: Mapping[str, Any]) -> None:
+            copy.write_row([row[name] if convert is None else convert(row[name]) for name, convert in zip(columns, converters, strict=True)])
+
+        yield write
+
+
+@contextmanager
+def _copy(connection: Connection, table_name: str, columns: Sequence[str]) -> Iterator[Any]:
     driver = connection.connection.driver_connection
     types = _copy_types(driver, table_name, tuple(columns))
     statement = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
         copy.set_types(types)
-        for value in values:
-            copy.write_row(value)
+        yield copy
 
 
 _JSON_OID, _JSONB_OID, _TEXT_OID = 114, 3802, 25

@@ -228,7 +228,6 @@ class Household:
     stored_members: dict[str, Person] = field(default_factory=dict)
     touched_benefits: set[str] = field(default_factory=set)
     recorded_needs: set[str] = field(default_factory=set)
-    new_events: list[Row] = field(default_factory=list)
     new_alerts: list[Row] = field(default_factory=list)
     closed_alerts: list[Row] = field(default_factory=list)
     changed: bool = False
@@ -238,11 +237,6 @@ class Household:
 
     def times_raised(self, conflict_key: str) -> int:
         return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
-
-    def add_event(self, row: Row) -> None:
-        """An event this batch applied: for the timeline, and known from now on as applied."""
-        self.new_events.append(row)
-        self.applied.add(row["event_id"])
 
     def need_statuses(self) -> dict[str, str]:
         return {need_id: need["status"] for need_id, need in self.needs.items()}
@@ -282,6 +276,7 @@ class Batch:
         self.publish = publish
         self.now = utc_now()
         self.state_ids = _numbered_ids()
+        self.timeline: Callable[[Row], None]  # where `apply` writes the events it applied
         self.households: dict[str, Household] = {}
         self.outcome = Outcome()
 
@@ -378,7 +373,7 @@ class Batch:
         household.profile = merged
         household.members = merge_members(household.members or {}, people_of(event), newer)
         household.person_count = len(household.members)
-        household.add_event(self._timeline_row(event, summary_of(event)))
+        self._add_event(household, self._timeline_row(event, summary_of(event)))
 
     def _record_need(self, household: Household, event: NeedRecorded) -> None:
         data = event.data
@@ -395,7 +390,7 @@ class Batch:
             "event_id": event.event_id,
         }
         household.recorded_needs.add(data.need_id)
-        household.add_event(self._timeline_row(event, summary_of(event)))
+        self._add_event(household, self._timeline_row(event, summary_of(event)))
 
     def _record_benefit(self, household: Household, event: Event) -> None:
         if isinstance(event, BenefitRecorded | MatchFulfilled):
@@ -410,8 +405,13 @@ class Batch:
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
         household.touched_benefits.add(benefit_id)
-        household.add_event(self._timeline_row(event, record, benefit_id))
+        self._add_event(household, self._timeline_row(event, record, benefit_id))
         self._follow_conflicts(household, event, conflicts)
+
+    def _add_event(self, household: Household, row: Row) -> None:
+        """An event this batch applied: into `ledger_event`, and known from now on as applied."""
+        household.applied.add(row["event_id"])
+        self.timeline(row)
 
     def _timeline_row(self, event: Event, record: Row, benefit_id: str | None = None) -> Row:
         return {
@@ -514,7 +514,6 @@ class Batch:
         self._store_parts(LedgerMember, [_member_rows(h) for h in changed if h.members is not None])
         self._store_parts(LedgerBenefit, [_benefit_rows(h) for h in changed if h.touched_benefits])
         self._store_parts(LedgerNeed, [_need_rows(h) for h in changed if h.needs])
-        self.repository.insert(LedgerEvent, [row for h in changed for row in h.new_events])
         self.repository.save(LedgerAlert, [a for h in changed for a in h.new_alerts], [a for h in changed for a in h.closed_alerts])
         for household in changed:
             self._emit(HOUSEHOLD_STATE, self._state(household))
@@ -639,6 +638,7 @@ def _benefit_row(benefit: Benefit) -> Row:
     return {name: getattr(benefit, name) for name in BENEFIT_COLUMNS}
 
 
+TIMELINE_COLUMNS = ("event_id", "household_id", "type", "source", "occurred_at", "benefit_id", "record")  # of `_timeline_row`
 BENEFIT_COLUMNS = (
     "household_id", "benefit_id", "programme", "source", "source_kind", "person_key", "amount_fen", "in_kind",
     "period_start", "period_end", "status", "need_id", "event_id", "occurred_at",
@@ -663,8 +663,11 @@ def apply_batch(
     batch = Batch(unit, policy, hub, publish, cache)
     batch.outcome.ignored = len(events) - len(relevant)
     batch.load(relevant)
-    for event in relevant:
-        batch.apply(event)
+    # The events applied go into `ledger_event` as they are applied (see `inserting`).
+    with batch.repository.inserting(LedgerEvent, TIMELINE_COLUMNS) as timeline:
+        batch.timeline = timeline
+        for event in relevant:
+            batch.apply(event)
     batch.store()
     return batch.outcome
 

@@ -9,14 +9,15 @@ transaction. Nothing here commits: the unit of work does.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from kit.database import among, copy_rows, driver_values, execute_many, insert_rows, on_every_connection
+from kit.database import among, copy_rows, copying_rows, driver_values, execute_many, insert_rows, on_every_connection
 
 Row = dict[str, Any]
 
@@ -212,6 +213,20 @@ class LedgerRepository:
 
     def insert(self, model: type[SQLModel], rows: Sequence[Row]) -> None:
         insert_rows(self.session.connection(), _table(model), rows)
+
+    @contextmanager
+    def inserting(self, model: type[SQLModel], columns: Sequence[str]) -> Iterator[Callable[[Row], None]]:
+        """Rows inserted as they are made: on PostgreSQL sent to the server meanwhile (one COPY
+        open for the block, so the server's share overlaps the caller's work; nothing else may
+        use the session until the block ends), elsewhere inserted together when the block ends."""
+        table, connection = _table(model), self.session.connection()
+        if connection.dialect.name == "postgresql":
+            with copying_rows(connection, table, columns) as write:
+                yield write
+            return
+        rows: list[Row] = []
+        yield rows.append
+        insert_rows(connection, table, rows)
 
     def update(self, model: type[SQLModel], rows: Sequence[Row]) -> None:
         """Set every column the rows name, in the rows found by their primary key."""

@@ -26,7 +26,7 @@ from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
-from services.ledger.batch import HouseholdCache, Outcome, apply_batch
+from services.ledger.batch import Batch, HouseholdCache, Outcome, apply_batch
 from services.ledger.http import Decision, LedgerContext, PreGrantQuery, check_pre_grant, record_decision
 from services.ledger.policy import load_policy
 from services.ledger.rebuild import ledger_snapshot
@@ -335,3 +335,20 @@ def _keys(engine: sa.Engine, table: str) -> tuple[list[str], list[list[str]]]:
     inspector = sa.inspect(engine)
     key = inspector.get_pk_constraint(table)["constrained_columns"]
     return key, [index["column_names"] for index in inspector.get_indexes(table)]
+
+
+def test_an_error_partway_through_a_batch_writes_none_of_it(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The events applied before the error were already on their way to `ledger_event`."""
+    run(engine, [household()])
+
+    def broken(self: Batch, household: object, event: NeedRecorded) -> None:
+        raise RuntimeError("a fault partway through the batch")
+
+    monkeypatch.setattr(Batch, "_record_need", broken)
+    with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
+        apply_batch(unit, [DIBAO, NEED, EXTREME], POLICY, HUB)
+        unit.commit()
+    monkeypatch.undo()
+    assert ledger_snapshot(engine)["counts"]["ledger_event"] == 1
+    (outcome,) = run(engine, [DIBAO, NEED, EXTREME])
+    assert (outcome.applied, outcome.duplicates, outcome.alerts_raised) == (3, 0, 1)
