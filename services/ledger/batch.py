@@ -10,7 +10,7 @@ household's new state in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any, Protocol
@@ -289,24 +289,25 @@ class Batch:
         households whose members a report may change."""
         ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
-        stored = self.repository.revisions(ids)
+        stored = self.repository.households(ids)
         if self.cache is not None:
-            self.households.update(self.cache.take(stored))
-        self._read(stored.keys() - self.households.keys())
+            self.households.update(self.cache.take({h: row["revision"] for h, row in stored.items()}))
+        self._read({h: row for h, row in stored.items() if h not in self.households})
         for household_id in ids - self.households.keys():
             self.households[household_id] = self._household(household_id, None, [])
         self._read_members({h for h in with_members if self.households[h].members is None})
 
-    def _read(self, ids: Collection[str]) -> None:
-        if not ids:
+    def _read(self, rows: dict[str, Row]) -> None:
+        """The rest of these stored households' rows (`rows`: their `ledger_household` rows)."""
+        if not rows:
             return
-        rows = self.repository.households(ids)
+        ids = rows.keys()
         events = self.repository.events_applied(ids)
         needs = self.repository.needs(ids)
         alerts = self.repository.alerts(ids)
         for household_id in ids:
             applied = events.get(household_id, [])
-            household = self._household(household_id, rows.get(household_id), [e for e in applied if e["record"] is not None])
+            household = self._household(household_id, rows[household_id], [e for e in applied if e["record"] is not None])
             household.applied = {event["event_id"] for event in applied}
             household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
             household.stored_needs = household.need_statuses()

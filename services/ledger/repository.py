@@ -160,12 +160,6 @@ class LedgerRepository:
     def households(self, household_ids: Collection[str]) -> dict[str, Row]:
         return {row["household_id"]: row for row in self.rows(LedgerHousehold, household_ids)}
 
-    def revisions(self, household_ids: Collection[str]) -> dict[str, int]:
-        """The stored revision of each of these households that is stored."""
-        table = _table(LedgerHousehold)
-        query = sa.select(table.c.household_id, table.c.revision)
-        return {row["household_id"]: row["revision"] for row in self.rows(LedgerHousehold, household_ids, query)}
-
     def touch(self, household_id: str) -> None:
         """Raise the household's revision: for a write outside a batch (a reviewer's decision)."""
         table = _table(LedgerHousehold)

@@ -19,34 +19,6 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-TIME = sa.DateTime(timezone=True)
-
-
-def _columns(table: str) -> list[sa.Column]:  # type: ignore[type-arg]
-    if table == "ledger_event":
-        return [
-            sa.Column("event_id", sa.String(128), nullable=False),
-            sa.Column("household_id", sa.String(64), nullable=False),
-            sa.Column("type", sa.String(64), nullable=False),
-            sa.Column("source", sa.String(64), nullable=False),
-            sa.Column("occurred_at", TIME, nullable=False),
-            sa.Column("benefit_id", sa.String(80), nullable=True),
-            sa.Column("record", sa.JSON, nullable=False),
-        ]
-    return [
-        sa.Column("need_id", sa.String(64), nullable=False),
-        sa.Column("household_id", sa.String(64), nullable=False),
-        sa.Column("department", sa.String(16), nullable=False),
-        sa.Column("category", sa.String(32), nullable=False),
-        sa.Column("description", sa.String(500), nullable=False),
-        sa.Column("urgency", sa.Integer, nullable=False),
-        sa.Column("assessed_on", sa.Date, nullable=False),
-        sa.Column("person_key", sa.String(64), nullable=True),
-        sa.Column("status", sa.String(8), nullable=False),
-        sa.Column("event_id", sa.String(128), nullable=False),
-    ]
-
-
 TABLES = {"ledger_event": "event_id", "ledger_need": "need_id"}
 
 
@@ -55,8 +27,14 @@ def _rekey(table: str, household_first: bool) -> None:
     key = ["household_id", own_id] if household_first else [own_id]
     index = f"ix_{table}_household_id"
     if op.get_bind().dialect.name == "sqlite":
-        # SQLite cannot change a primary key in place: the table is copied into its new shape.
-        shape = sa.Table(table, sa.MetaData(), *_columns(table), sa.PrimaryKeyConstraint(*key, name=f"{table}_pkey"))
+        # SQLite cannot change a primary key in place: the table is copied into its new shape,
+        # the columns as they are with the other key.
+        columns = sa.Table(table, sa.MetaData(), autoload_with=op.get_bind()).columns
+        shape = sa.Table(
+            table, sa.MetaData(),
+            *(sa.Column(c.name, c.type, nullable=c.nullable) for c in columns),
+            sa.PrimaryKeyConstraint(*key, name=f"{table}_pkey"),
+        )
         with op.batch_alter_table(table, copy_from=shape, recreate="always") as batch:
             if not household_first:
                 batch.create_index(index, ["household_id"])
