@@ -71,6 +71,20 @@ class NeedAssessed(DepartmentEvent):
     data: NeedAssessedData
 
 
+class NeedWithdrawnData(EventData):
+    need_id: str = Field(pattern=CODE_PATTERN, description="The id the need was assessed under")
+    reason: str = Field(default="", max_length=200, description="Why, in words; no names or ID numbers")
+
+
+class NeedWithdrawn(DepartmentEvent):
+    """The department no longer asks help for this need (met another way, no longer needed,
+    household moved away); intake republishes it as `need.closed`."""
+
+    type: Literal["need.withdrawn"] = "need.withdrawn"
+    schema_version: Literal[1] = 1
+    data: NeedWithdrawnData
+
+
 class BenefitGrantedData(EventData):
     benefit_id: str = Field(pattern=CODE_PATTERN, description="The department's own id for this grant")
     programme: str = Field(max_length=32)
@@ -115,6 +129,6 @@ class BenefitEnded(DepartmentEvent):
     data: BenefitEndedData
 
 
-AnyDepartmentEvent = HouseholdReported | NeedAssessed | BenefitGranted | BenefitChanged | BenefitEnded
+AnyDepartmentEvent = HouseholdReported | NeedAssessed | NeedWithdrawn | BenefitGranted | BenefitChanged | BenefitEnded
 
-DEPARTMENT_EVENTS = EventRegistry(HouseholdReported, NeedAssessed, BenefitGranted, BenefitChanged, BenefitEnded)
+DEPARTMENT_EVENTS = EventRegistry(HouseholdReported, NeedAssessed, NeedWithdrawn, BenefitGranted, BenefitChanged, BenefitEnded)

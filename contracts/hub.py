@@ -65,6 +65,20 @@ class NeedRecorded(Event):
     data: NeedRecordedData
 
 
+class NeedClosedData(EventData):
+    need_id: str = Field(pattern=CODE_PATTERN)
+    department: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=200, description="Why the department closed it; no names")
+
+
+class NeedClosed(Event):
+    """The department closed a need (met elsewhere, withdrawn, household moved away)."""
+
+    type: Literal["need.closed"] = "need.closed"
+    schema_version: Literal[1] = 1
+    data: NeedClosedData
+
+
 class BenefitRecordedData(EventData):
     benefit_id: str = Field(pattern=CODE_PATTERN, description="Namespaced by source: DEPT:own-id")
     programme: str = Field(max_length=32)
@@ -190,6 +204,98 @@ class OfferingChanged(Event):
     data: OfferingData
 
 
+OfferingKind = Literal["goods", "cash", "service", "place"]
+OfferingStatus = Literal["open", "stale", "closed", "withdrawn"]
+OfferingClosedReason = Literal["exhausted", "expired"]
+
+
+class Eligibility(EventData):
+    """Who an offering may serve. An empty list or an unset bound means "any"."""
+
+    household_categories: list[HouseholdCategory] = Field(default_factory=list, max_length=10)
+    colours: list[ColourStatus] = Field(default_factory=list, max_length=4, description="Chengdu colour status; empty = any")
+    min_age: int | None = Field(default=None, ge=0, le=130, description="At least one member this old or older")
+    max_age: int | None = Field(default=None, ge=0, le=130, description="At least one member this young or younger")
+    disability_required: bool = Field(default=False, description="Only households with a member recorded as disabled")
+    registered_residence_required: bool = Field(default=False, description="Only households with local 户籍")
+
+
+class ServiceArea(EventData):
+    """Where an offering is delivered: districts and/or subdistricts; both empty = citywide."""
+
+    districts: list[str] = Field(default_factory=list, max_length=16)
+    subdistricts: list[str] = Field(default_factory=list, max_length=300)
+
+
+class OfferingDataV2(EventData):
+    """An offering's whole current record (HSDS service with capacity): every event carries it all,
+    so a consumer keeps the latest and needs no history."""
+
+    offering_id: str = Field(pattern=CODE_PATTERN)
+    charity_id: str = Field(pattern=CODE_PATTERN, description="The organisation's id")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=2000)
+    category: Category
+    programme: str = Field(max_length=32, description="A CHARITY_* programme code")
+    kind: OfferingKind
+    unit: str = Field(max_length=32)
+    quantity_total: int = Field(ge=0)
+    quantity_remaining: int = Field(ge=0, description="Units not yet delivered")
+    value_fen_per_unit: int | None = Field(default=None, ge=0)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    service_area: ServiceArea = Field(default_factory=ServiceArea)
+    valid_from: date
+    valid_until: date
+    status: OfferingStatus = "open"
+    closed_reason: OfferingClosedReason | None = None
+    capacity_confirmed_at: AwareDatetime
+    confirm_every_days: int = Field(default=30, ge=1, le=365)
+
+
+def _offering_v1_to_v2(data: OfferingData, status: OfferingStatus, confirmed_at: datetime) -> OfferingDataV2:
+    return OfferingDataV2(
+        offering_id=data.offering_id,
+        charity_id=data.charity_id,
+        title=data.title,
+        category=data.category,
+        programme=data.programme,
+        kind="goods",
+        unit=data.unit,
+        quantity_total=data.quantity,
+        quantity_remaining=data.quantity,
+        value_fen_per_unit=data.amount_fen_per_unit,
+        eligibility=Eligibility(household_categories=data.eligible_categories),
+        service_area=ServiceArea(districts=data.service_area),
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        status=status,
+        capacity_confirmed_at=confirmed_at,
+    )
+
+
+class OfferingPublishedV2(Event):
+    type: Literal["offering.published"] = "offering.published"
+    schema_version: Literal[2] = 2
+    data: OfferingDataV2
+
+
+class OfferingChangedV2(Event):
+    """Any change to an offering: its fields, its remaining capacity, a capacity confirmation, or
+    its status becoming stale (not confirmed in time) or open again."""
+
+    type: Literal["offering.changed"] = "offering.changed"
+    schema_version: Literal[2] = 2
+    data: OfferingDataV2
+
+
+class OfferingClosed(Event):
+    """The offering closed itself: nothing remains (`exhausted`) or its validity ended (`expired`)."""
+
+    type: Literal["offering.closed"] = "offering.closed"
+    schema_version: Literal[1] = 1
+    data: OfferingDataV2
+
+
 class OfferingWithdrawnData(EventData):
     offering_id: str = Field(pattern=CODE_PATTERN)
     charity_id: str = Field(pattern=CODE_PATTERN)
@@ -230,6 +336,31 @@ class MatchOutcomeData(EventData):
     reason: str = Field(default="", max_length=200)
 
 
+class MatchProposedDataV2(EventData):
+    """What the organisation needs to act on a proposal, and nothing more: no name, no resident ID
+    number, no address, no person key. The household id travels in the envelope only, for the
+    fulfilment to name it; pages never show it to the organisation."""
+
+    match_id: str = Field(pattern=CODE_PATTERN)
+    offering_id: str = Field(pattern=CODE_PATTERN)
+    charity_id: str = Field(pattern=CODE_PATTERN)
+    need_id: str = Field(pattern=CODE_PATTERN)
+    category: Category
+    district: str = Field(max_length=16)
+    subdistrict: str | None = Field(default=None, max_length=64)
+    household_size: int = Field(ge=0, le=30)
+    urgency: int = Field(ge=1, le=5)
+    quantity: int = Field(ge=1)
+    expires_at: AwareDatetime
+    priority: float = Field(default=0.0, description="The round's priority score for this pair (explained by matching)")
+
+
+class MatchProposedV2(Event):
+    type: Literal["match.proposed"] = "match.proposed"
+    schema_version: Literal[2] = 2
+    data: MatchProposedDataV2
+
+
 class MatchAccepted(Event):
     type: Literal["match.accepted"] = "match.accepted"
     schema_version: Literal[1] = 1
@@ -242,10 +373,81 @@ class MatchDeclined(Event):
     data: MatchOutcomeData
 
 
+DeclineReason = Literal["no_capacity", "outside_area", "not_eligible", "unreachable", "other"]
+
+
+class MatchDeclinedDataV2(EventData):
+    match_id: str = Field(pattern=CODE_PATTERN)
+    offering_id: str = Field(pattern=CODE_PATTERN)
+    need_id: str = Field(pattern=CODE_PATTERN)
+    reason_code: DeclineReason
+    reason: str = Field(default="", max_length=200, description="Free text, required with `other`; masked")
+
+
+class MatchDeclinedV2(Event):
+    type: Literal["match.declined"] = "match.declined"
+    schema_version: Literal[2] = 2
+    data: MatchDeclinedDataV2
+
+
+class MatchStarted(Event):
+    """The organisation began delivering (FHIR Task in-progress)."""
+
+    type: Literal["match.started"] = "match.started"
+    schema_version: Literal[1] = 1
+    data: MatchOutcomeData
+
+
+class MatchFailed(Event):
+    """The organisation reports that delivery failed; the need goes back into the pool."""
+
+    type: Literal["match.failed"] = "match.failed"
+    schema_version: Literal[1] = 1
+    data: MatchOutcomeData
+
+
+CancelReason = Literal["offering_withdrawn", "offering_closed", "offering_stale", "need_closed", "need_met", "household_served"]
+
+
+class MatchCancelledData(EventData):
+    match_id: str = Field(pattern=CODE_PATTERN)
+    offering_id: str = Field(pattern=CODE_PATTERN)
+    need_id: str = Field(pattern=CODE_PATTERN)
+    charity_id: str = Field(pattern=CODE_PATTERN)
+    reason_code: CancelReason
+    reason: str = Field(default="", max_length=200)
+
+
+class MatchCancelled(Event):
+    """Matching withdrew a proposal before it was fulfilled, with why."""
+
+    type: Literal["match.cancelled"] = "match.cancelled"
+    schema_version: Literal[1] = 1
+    data: MatchCancelledData
+
+
 class MatchExpired(Event):
     type: Literal["match.expired"] = "match.expired"
     schema_version: Literal[1] = 1
     data: MatchOutcomeData
+
+
+class NeedOverdueData(EventData):
+    need_id: str = Field(pattern=CODE_PATTERN)
+    category: Category
+    district: str | None = Field(default=None, max_length=16)
+    urgency: int = Field(ge=1, le=5)
+    waiting_days: int = Field(ge=0)
+    allowed_days: int = Field(ge=0)
+    reason: str = Field(max_length=64, description="Why it is unmatched, as the unmet-needs report counts it")
+
+
+class NeedOverdue(Event):
+    """A need has waited longer than its urgency allows: the district should act (主动发现)."""
+
+    type: Literal["need.overdue"] = "need.overdue"
+    schema_version: Literal[1] = 1
+    data: NeedOverdueData
 
 
 class MatchFulfilledData(EventData):
@@ -327,6 +529,26 @@ class HouseholdState(Event):
     data: HouseholdStateData
 
 
+class ReceivedInCategory(EventData):
+    category: Category
+    benefits: int = Field(ge=0, description="Benefits in this category that ran this calendar year")
+    amount_fen: int = Field(ge=0, description="Their recorded amounts added up")
+
+
+class HouseholdStateDataV2(HouseholdStateData):
+    """Version 1 and what the household received this calendar year, by category: matching
+    prefers the household that has received least. (Members, area and colour are on the canonical
+    `household.recorded` events; the categories held follow from `programmes` and the catalogue.)"""
+
+    received_this_year: list[ReceivedInCategory] = Field(default_factory=list, max_length=20)
+
+
+class HouseholdStateV2(Event):
+    type: Literal["household.state"] = "household.state"
+    schema_version: Literal[2] = 2
+    data: HouseholdStateDataV2
+
+
 class ServiceStartedData(EventData):
     service: str = Field(max_length=32)
     instance: str = Field(max_length=64)
@@ -344,6 +566,8 @@ class ServiceStarted(Event):
 HUB_EVENTS = EventRegistry(
     HouseholdRecorded,
     NeedRecorded,
+    NeedClosed,
+    NeedOverdue,
     BenefitRecorded,
     BenefitAmended,
     BenefitStopped,
@@ -351,14 +575,63 @@ HUB_EVENTS = EventRegistry(
     IdentityReviewRequested,
     OfferingPublished,
     OfferingChanged,
+    OfferingPublishedV2,
+    OfferingChangedV2,
+    OfferingClosed,
     OfferingWithdrawn,
     MatchProposed,
+    MatchProposedV2,
     MatchAccepted,
     MatchDeclined,
+    MatchDeclinedV2,
+    MatchStarted,
+    MatchFailed,
+    MatchCancelled,
     MatchExpired,
     MatchFulfilled,
     DuplicateServiceAlertRaised,
     DuplicateServiceAlertDecided,
     HouseholdState,
+    HouseholdStateV2,
     ServiceStarted,
 )
+
+
+def _upcast_offering(v2: type[OfferingPublishedV2] | type[OfferingChangedV2]) -> Any:
+    def upcast(event: Event) -> Event:
+        assert isinstance(event, OfferingPublished | OfferingChanged)
+        fields = event.model_dump(exclude={"data", "schema_version", "type"})
+        return v2(**fields, data=_offering_v1_to_v2(event.data, "open", event.occurred_at))
+
+    return upcast
+
+
+def _upcast_proposed(event: Event) -> Event:
+    assert isinstance(event, MatchProposed)
+    fields = event.model_dump(exclude={"data", "schema_version", "type"})
+    return MatchProposedV2(**fields, data=MatchProposedDataV2(**event.data.model_dump(), household_size=0))
+
+
+def _upcast_declined(event: Event) -> Event:
+    assert isinstance(event, MatchDeclined)
+    fields = event.model_dump(exclude={"data", "schema_version", "type"})
+    data = event.data
+    return MatchDeclinedV2(
+        **fields,
+        data=MatchDeclinedDataV2(
+            match_id=data.match_id, offering_id=data.offering_id, need_id=data.need_id, reason_code="other", reason=data.reason
+        ),
+    )
+
+
+def _upcast_state(event: Event) -> Event:
+    assert isinstance(event, HouseholdState)
+    fields = event.model_dump(exclude={"data", "schema_version", "type"})
+    return HouseholdStateV2(**fields, data=HouseholdStateDataV2(**event.data.model_dump()))
+
+
+HUB_EVENTS.register_upcaster(OfferingPublished, _upcast_offering(OfferingPublishedV2))
+HUB_EVENTS.register_upcaster(OfferingChanged, _upcast_offering(OfferingChangedV2))
+HUB_EVENTS.register_upcaster(MatchProposed, _upcast_proposed)
+HUB_EVENTS.register_upcaster(MatchDeclined, _upcast_declined)
+HUB_EVENTS.register_upcaster(HouseholdState, _upcast_state)

@@ -25,7 +25,7 @@ from contracts.hub import (
     DuplicateServiceAlertDecided,
     DuplicateServiceAlertRaised,
     HouseholdRecorded,
-    HouseholdState,
+    HouseholdStateV2,
     MatchFulfilled,
     NeedRecorded,
 )
@@ -47,6 +47,7 @@ from services.ledger.households import (
     alert_id,
     merge_members,
     met_needs,
+    received_in_year,
     programmes_held,
 )
 from services.ledger.policy import StackingPolicy
@@ -549,12 +550,12 @@ class Batch:
         }
 
     def _state(self, household: Household) -> SerializedEvent:
-        """A `HouseholdState`, written straight to its wire form from values the ledger holds
+        """A `HouseholdStateV2`, written straight to its wire form from values the ledger holds
         (building the model checked them all again: a tenth of the ledger's work per event)."""
         profile = household.profile
         event_id = next(self.state_ids)
         return SerializedEvent.of(
-            HouseholdState,
+            HouseholdStateV2,
             event_id=event_id,
             correlation_id=event_id,  # each state is a flow of its own, as with a fresh correlation id
             occurred_at=self.now,
@@ -569,6 +570,7 @@ class Batch:
                 "open_needs": sorted(n["need_id"] for n in household.needs.values() if n["status"] == "open"),
                 "person_count": household.person_count,
                 "as_of": self.now,
+                "received_this_year": received_in_year(household.ledger.benefits, self.now.year),
             },
         )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
+from contracts.catalogue import PROGRAMMES
 from services.ledger.domain import Benefit, ConflictKey
 
 PROFILE_FIELDS: Final = ("district", "subdistrict", "category", "colour", "income_fen")
@@ -73,6 +74,21 @@ def holds(benefit: Benefit, on: date) -> bool:
 
 def programmes_held(benefits: Iterable[Benefit], on: date) -> list[str]:
     return sorted({benefit.programme for benefit in benefits if holds(benefit, on)})
+
+
+def received_in_year(benefits: Iterable[Benefit], year: int) -> list[dict[str, Any]]:
+    """Benefits that ran on some day of `year`, with their recorded amounts added up, by the
+    category of their programme: what matching reads as "received least in that category"."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    totals: dict[str, list[int]] = {}
+    for benefit in benefits:
+        programme = PROGRAMMES.get(benefit.programme)
+        if programme is None or not benefit.in_effect or benefit.period_start > last or benefit.last_day < first:
+            continue
+        entry = totals.setdefault(programme.category.value, [0, 0])
+        entry[0] += 1
+        entry[1] += benefit.amount_fen or 0
+    return [{"category": c, "benefits": n, "amount_fen": fen} for c, (n, fen) in sorted(totals.items())]
 
 
 def met_needs(benefits: Iterable[Benefit]) -> set[str]:

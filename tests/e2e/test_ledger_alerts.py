@@ -16,7 +16,7 @@ from contracts.hub import (
     DuplicateServiceAlertDecided,
     DuplicateServiceAlertRaised,
     HouseholdRecorded,
-    HouseholdState,
+    HouseholdStateV2,
 )
 from contracts.topics import ALERTS, CANONICAL, HOUSEHOLD_STATE
 from services.ledger.identity import person_key
@@ -83,7 +83,7 @@ async def test_two_departments_overlapping_grants_raise_exactly_one_alert(start_
     (alert,) = raised(alerts)
     assert alert.data.rule_id == "R-EXCL-EXTREME-DISABILITY"
     assert {(b.programme, b.source) for b in alert.data.benefits} == {("EXTREME_POVERTY", "CA"), ("SEVERE_DISABILITY", "DPF")}
-    assert isinstance(states[-1], HouseholdState)
+    assert isinstance(states[-1], HouseholdStateV2)
     assert states[-1].data.programmes == ["EXTREME_POVERTY", "SEVERE_DISABILITY"]
     assert len(states) == 2  # one per batch that changed the household; duplicates change nothing
 

@@ -14,7 +14,7 @@ from bench.ledger_tools import producer as make_producer
 from bench.ledger_tools import read_until
 from contracts.department import BenefitGranted, HouseholdReported
 from contracts.envelope import Event
-from contracts.hub import DuplicateServiceAlertRaised, HouseholdState
+from contracts.hub import DuplicateServiceAlertRaised, HouseholdStateV2
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, department_topic
 from kit.settings import HubSettings
 
@@ -85,7 +85,7 @@ async def test_two_departments_through_intake_raise_exactly_one_alert(start_serv
     assert applied(ledger.url) == 4  # the redelivered events changed nothing
     (alert,) = raised(await read_until(hub, ALERTS, lambda events: False, timeout=2))
     assert {(b.programme, b.source) for b in alert.data.benefits} == {("EXTREME_POVERTY", "CA"), ("SEVERE_DISABILITY", "DPF")}
-    states = [e for e in await read_until(hub, HOUSEHOLD_STATE, lambda events: False, timeout=1) if isinstance(e, HouseholdState)]
+    states = [e for e in await read_until(hub, HOUSEHOLD_STATE, lambda events: False, timeout=1) if isinstance(e, HouseholdStateV2)]
     assert {e.household_id for e in states} == {alert.household_id}
     assert states[-1].data.programmes == ["EXTREME_POVERTY", "SEVERE_DISABILITY"]
 
