@@ -127,6 +127,41 @@ class BenefitStopped(Event):
     data: BenefitStoppedData
 
 
+class PersonMergedData(EventData):
+    surviving_person_key: str = Field(max_length=64)
+    merged_person_keys: list[str] = Field(min_length=1, max_length=20, description="Keys that now mean the survivor")
+    reason: Literal["numbered_record", "reviewer_decision", "concurrent_link"] = Field(
+        description="What showed they are one person"
+    )
+    decided_by: str | None = Field(default=None, max_length=64, description="Reviewer id, when a person decided")
+
+
+class PersonMerged(Event):
+    """Intake found that several person keys are one person: from now on only the survivor is
+    used, and consumers re-key what they hold under the merged keys (the ledger re-checks its
+    person rules). Keyed by the survivor's household id."""
+
+    type: Literal["person.merged"] = "person.merged"
+    schema_version: Literal[1] = 1
+    data: PersonMergedData
+
+
+class HouseholdMergedData(EventData):
+    surviving_household_id: str = Field(max_length=64)
+    merged_household_ids: list[str] = Field(min_length=1, max_length=20)
+    reason: Literal["person_merged", "reviewer_decision"]
+
+
+class HouseholdMerged(Event):
+    """Hub households found to be one (a department household tied to a provisional person that
+    turned out to be known): later events come keyed by the survivor; consumers move what they
+    hold under the merged ids to it. Keyed by the survivor (the envelope's household id)."""
+
+    type: Literal["household.merged"] = "household.merged"
+    schema_version: Literal[1] = 1
+    data: HouseholdMergedData
+
+
 # --- intake's other outputs ---------------------------------------------------------------
 
 
@@ -571,6 +606,8 @@ HUB_EVENTS = EventRegistry(
     BenefitRecorded,
     BenefitAmended,
     BenefitStopped,
+    PersonMerged,
+    HouseholdMerged,
     EventRejected,
     IdentityReviewRequested,
     OfferingPublished,

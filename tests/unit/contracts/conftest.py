@@ -147,6 +147,17 @@ EXAMPLE_DATA: dict[tuple[str, int], dict[str, Any]] = {
         "reason": "standard raised",
     },
     ("benefit.stopped", 1): {"benefit_id": "CA:ca-2026-0001", "ended_on": "2026-12-31", "reason": "income above threshold"},
+    ("person.merged", 1): {
+        "surviving_person_key": "p_3b9f0c2a",
+        "merged_person_keys": ["p_u_71c4e0d9"],
+        "reason": "numbered_record",
+        "decided_by": None,
+    },
+    ("household.merged", 1): {
+        "surviving_household_id": HOUSEHOLD,
+        "merged_household_ids": ["hh-0c41d2"],
+        "reason": "person_merged",
+    },
     ("event.rejected", 1): {
         "original_event_id": "evt-42",
         "department": "CA",
