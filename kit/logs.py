@@ -6,7 +6,9 @@ log line written while handling that message carries them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,30 @@ import structlog
 
 # Keys that must never reach a log line; pseudonymised keys are fine, raw identities are not.
 FORBIDDEN_KEYS = frozenset({"resident_id", "id_number", "name", "address"})
+
+
+# An id a caller chose is logged as given only if it is plainly an id: the envelope's id pattern,
+# and no run of 11 or more digits (a phone number, a resident ID number) inside it.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+_LONG_DIGITS = re.compile(r"[0-9]{11,}")
+
+
+def loggable_id(value: str | None) -> str | None:
+    """A caller-supplied id as a log line may show it: as given when it is plainly an id, else
+    `sha256:` and the first 16 hex digits of its digest (the same id always gives the same
+    digest, so lines about one record can still be found together)."""
+    if value is None or (_PLAIN_ID.fullmatch(value) and not _LONG_DIGITS.search(value)):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def loggable_text(text: str) -> str:
+    """A message that may quote what a caller sent, with every run of 11 or more digits (a phone
+    number, a resident ID number) replaced by `[number]`."""
+    return _LONG_DIGITS_X.sub("[number]", text)
+
+
+_LONG_DIGITS_X = re.compile(r"[0-9]{11,}[0-9Xx]?")
 
 
 def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

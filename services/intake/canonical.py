@@ -25,11 +25,16 @@ from contracts.department import (
 )
 from contracts.envelope import Event, SerializedEvent
 from contracts.hub import BenefitAmended, BenefitRecorded, BenefitStopped, HouseholdRecorded, NeedRecorded
+from services.intake.masking import mask_text
 from services.intake.names import COMPOUND_SURNAME_READINGS, normalise_name
 from services.intake.resident_id import Sex, birth_date_of, mask_resident_id, sex_of
 
 SOURCE = "intake"
 PersonKeyOf = Callable[[str], str]  # resident ID number -> person key
+RefKeyOf = Callable[[str, str], str]  # (department, its own household reference) -> pseudonym
+# Free text a department writes (a need's description, what was given in kind, a reason): ID and
+# phone numbers in it are masked wherever it is republished; names must not be written there.
+FREE_TEXT_FIELDS = frozenset({"description", "in_kind", "reason", "note", "comment"})
 
 
 def canonical_event_id(department: str, event_id: str) -> str:
@@ -42,9 +47,11 @@ def namespaced(department: str, own_id: str) -> str:
 
 
 def to_canonical(
-    event: DepartmentEvent, household_id: str, member_keys: Sequence[str], key_of: PersonKeyOf
+    event: DepartmentEvent, household_id: str, member_keys: Sequence[str], key_of: PersonKeyOf, ref_key_of: RefKeyOf
 ) -> SerializedEvent:
     """`member_keys` are the resolved person keys of a household report's members, in order.
+    The department's own household reference goes out as a keyed pseudonym (`ref_key_of`): a
+    department that keys households by a resident ID number would otherwise publish it.
 
     Written straight to JSON: every value comes from a department event that passed the
     contract and intake's rules, and building the hub model only to serialise it cost four
@@ -56,7 +63,7 @@ def to_canonical(
             members = [member_of(m, k) for m, k in zip(event.data.members, member_keys, strict=True)]
             body = event.data.model_dump(exclude={"members", "address"})
             return _serialized(event, HouseholdRecorded, household_id, {
-                **body, "department": dept, "department_household_ref": event.household_id, "members": members,
+                **body, "department": dept, "department_household_ref": ref_key_of(dept, event.household_id or ""), "members": members,
             })
         case NeedAssessed():
             body = data.model_dump(exclude={"resident_id", "need_id"})
@@ -105,8 +112,13 @@ def _serialized(event: DepartmentEvent, model: type[Event], household_id: str, d
         source=SOURCE,
         household_id=household_id,
         correlation_id=event.correlation_id,
-        data=data,
+        data=masked_free_text(data),
     )
+
+
+def masked_free_text(data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data with ID and phone numbers masked in its free-text fields."""
+    return {k: mask_text(v) if k in FREE_TEXT_FIELDS and isinstance(v, str) else v for k, v in data.items()}
 
 
 def display_name(name: str) -> str:

@@ -11,8 +11,8 @@ Choices made here (documented in docs/intake.md):
 - An event for a household reference that has a record waiting for identity review is held
   behind it, so that a household's events flow on in their original order once staff decide.
 - A rejected event is not remembered by its event id (the department may fix it and resend it
-  with the same id); a Kafka record is remembered by its position, so a redelivered record is
-  rejected once.
+  with the same id); a Kafka record is remembered by what it is (its department and a digest of
+  its bytes, never its position), so a redelivered record is rejected once.
 """
 
 from __future__ import annotations
@@ -195,6 +195,11 @@ class PersonKeys:
     def household(self, ref: Ref) -> str:
         return "hh-" + self._digest(f"household:{ref[0]}:{ref[1]}")[:24]
 
+    def household_ref(self, department: str, own_ref: str) -> str:
+        """What a department's own household reference is republished as: keyed like person
+        keys, so it cannot be read back (a department may key households by ID number)."""
+        return f"{department}-ref-" + self._digest(f"household-ref:{department}:{own_ref}")[:24]
+
     def _digest(self, text: str) -> str:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -305,7 +310,7 @@ class Intake:
         return self._accept(event, household_id, member_keys)
 
     def _accept(self, event: DepartmentEvent, household_id: str, member_keys: list[str]) -> Accepted:
-        canonical = to_canonical(event, household_id, member_keys, self.keys.of)
+        canonical = to_canonical(event, household_id, member_keys, self.keys.of, self.keys.household_ref)
         self.changes.outbox.append((CANONICAL, canonical, household_id))
         return Accepted(event.event_id, household_id, canonical.event_id)
 
@@ -408,7 +413,7 @@ class Intake:
         return self._reject(incoming, invalid, set())
 
     def _reject(self, incoming: Incoming, invalid: Invalid, already_applied: set[str]) -> Outcome:
-        fixed_id = rejection_id(incoming.position) if incoming.channel == "kafka" else None
+        fixed_id = fixed_rejection_id(incoming)
         if fixed_id is not None:
             if fixed_id in already_applied or fixed_id in self._seen:
                 return Duplicate(invalid.event_id)
@@ -443,6 +448,12 @@ def _record_of(member: ReportedMember, event: HouseholdReported) -> PersonRecord
 
 def _held(key: str, event: DepartmentEvent, payload: dict[str, Any], channel: Channel) -> HeldEvent:
     return HeldEvent(key, event.source, event.household_id or "", event.type, payload, channel)
+
+
+def fixed_rejection_id(incoming: Incoming) -> str | None:
+    """A Kafka record's rejection is remembered by what the record is, so a redelivered record
+    is rejected once; a request over HTTP is answered each time it is sent."""
+    return rejection_id(incoming.department, incoming.raw, incoming.position) if incoming.channel == "kafka" else None
 
 
 def _payload_ref(incoming: Incoming) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from contracts.department import DEPARTMENT_EVENTS
 from contracts.envelope import utc_now
 from kit.database import OtherWriters
-from kit.logs import get_logger
+from kit.logs import get_logger, loggable_id
 from kit.outbox import UnitOfWork
 from kit.service import BatchSurvivors, ServiceRuntime
 from services.intake.canonical import display_name
@@ -37,11 +37,11 @@ from services.intake.domain import (
     PersonKeys,
     Rejected,
     applied_key,
+    fixed_rejection_id,
     lookups_for,
 )
 from services.intake.linking import blocking_keys
 from services.intake.metrics import IntakeMetrics
-from services.intake.rejections import rejection_id
 from services.intake.repository import IntakeIdentityReview, IntakeRepository
 from services.intake.validation import Limits, Valid, Verdict, validate
 
@@ -204,7 +204,7 @@ def _open_review(repo: IntakeRepository, record_id: str) -> IntakeIdentityReview
 
 def _possible_applied_keys(items: Sequence[Incoming], verdicts: Sequence[Verdict]) -> list[str]:
     keys = [applied_key(v.department, v.event.event_id) for v in verdicts if isinstance(v, Valid)]
-    keys += [rejection_id(i.position) for i in items if i.channel == "kafka"]
+    keys += [key for i in items if (key := fixed_rejection_id(i)) is not None]
     return keys
 
 
@@ -230,17 +230,17 @@ def _log_outcomes(items: Sequence[Incoming], outcomes: Sequence[Outcome]) -> Non
     for item, outcome in pairs:
         match outcome:
             case Accepted():
-                log.debug("event accepted", event_id=outcome.event_id, household_id=outcome.household_id,
+                log.debug("event accepted", event_id=loggable_id(outcome.event_id), household_id=outcome.household_id,
                          department=item.department, channel=item.channel)
             case Rejected():
                 codes = sorted({str(p.code) for p in outcome.problems})
-                log.info("event rejected", event_id=outcome.event_id, department=item.department,
+                log.info("event rejected", event_id=loggable_id(outcome.event_id), department=item.department,
                          channel=item.channel, reasons=codes, rejection_id=outcome.rejection_event_id)
             case Pending():
-                log.info("event held for identity review", event_id=outcome.event_id, department=item.department,
+                log.info("event held for identity review", event_id=loggable_id(outcome.event_id), department=item.department,
                          channel=item.channel, reviews=list(outcome.review_ids))
             case Duplicate():
-                log.info("event already processed", event_id=outcome.event_id, department=item.department,
+                log.info("event already processed", event_id=loggable_id(outcome.event_id), department=item.department,
                          channel=item.channel)
 
 

@@ -1,7 +1,7 @@
 """What the department is told about an event the hub could not accept.
 
 The rejection carries the reasons, the original event id and the original payload with every
-resident ID number masked (first 6 and last 4 kept, so the department can find its record), or,
+resident ID number and phone number masked (`services.intake.masking`) (first 6 and last 4 kept, so the department can find its record), or,
 for a payload too large to repeat, a reference to where the original is.
 """
 
@@ -13,35 +13,14 @@ from typing import Any, Literal
 
 from contracts.envelope import EVENT_ID_PATTERN
 from contracts.hub import EventRejected, Reason
-from services.intake.resident_id import mask_resident_id
+from services.intake.masking import mask_payload, mask_text
 from services.intake.validation import Invalid, Problem
 
 SOURCE = "intake"
 MAX_RAW_TEXT = 4000
-# Anything that looks like a resident ID number (18 or 15 characters), wherever it appears.
-_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])|(?<![0-9])[0-9]{15}(?![0-9])")
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 
 Channel = Literal["kafka", "http"]
-
-
-def mask_payload(value: Any, key: str | None = None) -> Any:
-    """A copy with resident ID numbers masked: `resident_id` fields and any ID-like text."""
-    if isinstance(value, dict):
-        return {k: mask_payload(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_payload(item) for item in value]
-    if key == "resident_id" and value is not None:
-        return mask_resident_id(str(value))
-    if isinstance(value, str):
-        return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and _ID_LIKE.search(str(value)):
-        return mask_text(str(value))  # a number written as a JSON number
-    return value
-
-
-def mask_text(text: str) -> str:
-    return _ID_LIKE.sub(lambda m: mask_resident_id(m.group()), text)
 
 
 def rejection_event(
@@ -49,7 +28,7 @@ def rejection_event(
 ) -> EventRejected:
     """`event_id` fixes the rejection's own id (so a redelivered record gives the same one)."""
     data: dict[str, Any] = {
-        "original_event_id": (invalid.event_id or "")[:128] or None,
+        "original_event_id": mask_text(invalid.event_id or "")[:128] or None,
         "department": invalid.department,
         "topic": topic,
         "channel": channel,
@@ -69,9 +48,14 @@ def reason_of(problem: Problem) -> Reason:
     return Reason(code=str(problem.code), message=problem.message[:500], field=(problem.field or None) and problem.field[:200])
 
 
-def rejection_id(position: str) -> str:
-    """A rejection's id from where the record was: the same record rejected twice, one id."""
-    return "rejected-" + hashlib.sha256(position.encode()).hexdigest()[:32]
+def rejection_id(department: str, raw: bytes, position: str) -> str:
+    """A rejection's id from what the record is (its department and a digest of its bytes), so a
+    record delivered twice is rejected once. Never from where it was: a new broker, or a topic
+    deleted and created again, starts offsets at 0 again, and new records would take the
+    positions of old ones. A record with no bytes of its own (a held event released) is named
+    by `position`, which is then its event key."""
+    what = hashlib.sha256(raw).hexdigest() if raw else position
+    return "rejected-" + hashlib.sha256(f"{department}\0{what}".encode()).hexdigest()[:32]
 
 
 def _masked(invalid: Invalid) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from contracts.hub import (
     NeedRecorded,
 )
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
-from kit.logs import get_logger
+from kit.logs import get_logger, loggable_id, loggable_text
 from kit.settings import HubSettings
 from services.ledger.cache import RecentHouseholds
 from services.ledger.domain import (
@@ -355,7 +355,8 @@ class Batch:
             self._apply(household, event)
         except LedgerError as error:
             self.outcome.refused += 1
-            log.warning("event refused by the ledger", event_id=event.event_id, event_type=event.type, reason=str(error))
+            log.warning("event refused by the ledger", event_id=loggable_id(event.event_id), event_type=event.type,
+                        reason=loggable_text(str(error)))
             return
         household.changed = True
         self.outcome.applied += 1
