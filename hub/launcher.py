@@ -1,5 +1,6 @@
 """`hub up`: the embedded broker (unless an external Kafka is configured) and the four services,
-each its own process, until Ctrl-C or SIGTERM."""
+each its own process, until Ctrl-C or SIGTERM. An embedded broker that dies is started again on
+the same port, with one line saying so."""
 
 from __future__ import annotations
 
@@ -104,8 +105,25 @@ def child_environment(bootstrap: str, embedded: bool) -> dict[str, str]:
     return env
 
 
-def hold_until_signal(services: list[RunningService]) -> int:
-    """Block until Ctrl-C / SIGTERM (exit 0) or until a service dies (exit 1)."""
+def supervise_broker(broker: EmbeddedBroker, print_line=print) -> bool:  # type: ignore[no-untyped-def]
+    """Start the embedded broker again, on the same port, if it has died; True if it was.
+    It comes back empty (memory only), with a new cluster id: the services see that, create
+    their topics again and re-send their outboxes' retained rows (kit.watch)."""
+    code = broker.exited()
+    if code is None:
+        return False
+    print_line(f"hub: embedded broker died (exit code {code}); starting a new one on {broker.bootstrap} "
+               "(empty: the services create their topics again and re-send what their outboxes kept)")
+    try:
+        broker.start()
+    except StartupError as error:  # the port may still be held a moment: try again at the next turn
+        print_line(f"hub: the new broker did not start yet ({error}); trying again")
+    return True
+
+
+def hold_until_signal(services: list[RunningService], broker: EmbeddedBroker | None = None, print_line=print) -> int:  # type: ignore[no-untyped-def]
+    """Block until Ctrl-C / SIGTERM (exit 0) or until a service dies (exit 1); an embedded
+    broker that dies is started again."""
     stop = False
 
     def request_stop(*_: object) -> None:
@@ -118,6 +136,8 @@ def hold_until_signal(services: list[RunningService]) -> int:
         if (dead := first_exited(services)) is not None:
             print(f"hub: {dead.name} exited with code {dead.process.returncode}; stopping the others", file=sys.stderr)
             return 1
+        if broker is not None:
+            supervise_broker(broker, print_line)
         time.sleep(0.5)
     return 0
 
@@ -140,7 +160,7 @@ def run_hub(print_line=print, intake_instances: int = 1) -> int:  # type: ignore
         for service in services:
             print_line(f"{service.name:<9} {service.url}  (health: {service.url}/health, API docs: {service.url}/docs)")
         print_line("hub is up; Ctrl-C stops everything")
-        return hold_until_signal(services)
+        return hold_until_signal(services, broker, print_line)
     finally:
         stop_services(services)
         if broker is not None:

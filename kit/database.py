@@ -180,16 +180,25 @@ def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
+# The kit's own tables (those every service has the same way, such as the sent outbox rows kept
+# for a new broker) come from the kit's own migrations, with their own version table, after the
+# service's: a service merged later gets them without a revision of its own.
+KIT_MIGRATIONS = Path(__file__).parent / "migrations_kit"
+
+
 def migrate(engine: Engine, migrations_dir: Path) -> None:
-    """Bring the schema to the newest revision; the service's migrations are the only source of tables."""
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
+    """Bring the schema to the newest revision; the service's migrations (then the kit's) are the
+    only source of tables."""
     try:
         with _one_migration_at_a_time(engine), engine.begin() as connection:
             if engine.dialect.name == "postgresql":  # held to the end of this transaction
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            for location, version_table in ((migrations_dir, "alembic_version"), (KIT_MIGRATIONS, "kit_alembic_version")):
+                config = Config()
+                config.set_main_option("script_location", str(location))
+                config.attributes["connection"] = connection
+                config.attributes["version_table"] = version_table
+                command.upgrade(config, "head")
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise StartupError(f"database {engine.url.render_as_string(hide_password=True)} unreachable: {reason}") from None

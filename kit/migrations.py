@@ -9,6 +9,7 @@ def run_migrations(context: Any) -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
         raise RuntimeError("run migrations through kit.database.migrate (the service does this at start)")
-    context.configure(connection=connection, target_metadata=None, render_as_batch=True)
+    version_table = context.config.attributes.get("version_table", "alembic_version")
+    context.configure(connection=connection, target_metadata=None, render_as_batch=True, version_table=version_table)
     with context.begin_transaction():
         context.run_migrations()

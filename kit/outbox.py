@@ -2,20 +2,21 @@
 
 A handler opens a `UnitOfWork`, skips event ids it has already applied, changes state, records the
 ids it applied and the events it wants to publish (the outbox), and commits once. Only then is the
-Kafka offset committed. The `OutboxRelay` publishes committed outbox rows and deletes them; after a
-crash it publishes whatever is left, so an event may go out twice but is never lost, and every
-consumer skips ids it has seen.
+Kafka offset committed. The `OutboxRelay` publishes committed outbox rows and moves them to the
+sent rows it keeps for a while (for a new broker); after a crash it publishes whatever is left,
+so an event may go out twice but is never lost, and every consumer skips ids it has seen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import Callable, Iterable
-from datetime import datetime
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 import orjson
 import sqlalchemy as sa
@@ -32,6 +33,20 @@ from kit.logs import get_logger
 from kit.settings import HubSettings
 
 log = get_logger(__name__)
+
+
+# Sent rows kept for a new broker (kit/migrations_kit makes the table in every service's database).
+OUTBOX_SENT = sa.Table(
+    "outbox_sent",
+    sa.MetaData(),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("key", sa.LargeBinary, nullable=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("headers", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -137,8 +152,24 @@ class UnitOfWork:
             callback()
 
 
+class TopicsMissing(Exception):
+    """The broker does not have a topic the outbox writes to: nothing was sent."""
+
+    def __init__(self, topics: set[str]) -> None:
+        super().__init__(f"topics missing on the broker: {sorted(topics)}")
+        self.topics = topics
+
+
 class OutboxRelay:
-    """Publishes committed outbox rows in order, then deletes them."""
+    """Publishes committed outbox rows in order, then moves them to `outbox_sent`, where they are
+    kept for `outbox_retention_seconds`: if a new, empty broker replaces the old one (the embedded
+    broker keeps its log in memory), `resend_retained` gives it again what the old one had, and
+    consumers skip the event ids they have applied.
+
+    A row is sent only to a topic the broker has: the producer's own metadata requests would
+    have the broker create a missing topic with its defaults (or fail on Kafka), and the row
+    would count as sent to a topic nobody reads. Missing topics raise `TopicsMissing`; the rows
+    stay and `on_topics_missing` is called (the service creates its topics again)."""
 
     def __init__(self, engine: Engine, hub: HubSettings, client_id: str, batch_size: int = 5000) -> None:
         self._engine = engine
@@ -151,24 +182,39 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._locks_rows = engine.dialect.name == "postgresql"
         self._turn = RelayTurn.for_database(engine.url.database) if engine.dialect.name == "sqlite" else None
+        self.retention_seconds = hub.outbox_retention_seconds
+        self._resend_after: int | None = None  # a new broker: re-send retained rows after this seq
+        self._last_prune = 0.0
+        self.on_topics_missing: Callable[[set[str]], Awaitable[None]] | None = None
 
     async def connect(self) -> None:
         """Create and start the relay's producer (aiokafka wants the running event loop for that)."""
         self._producer = make_producer(self._hub, self._client_id)
         await self._producer.start()
 
+    def resend_retained(self) -> None:
+        """The broker is a new one: send the retained rows again (before any row still pending,
+        which is newer), at the next flush."""
+        self._resend_after = 0
+        self._wake.set()
+
     async def flush(self) -> int:
-        """Publish everything pending; returns how many were sent."""
+        """Publish everything pending (and, after a new broker, everything retained); returns
+        how many were sent."""
         sent = 0
         if self._turn is not None and not self._turn.taken():
             return 0  # another process relays this SQLite database
         async with self._lock:
-            while count := await self._flush_batch():
+            existing: set[str] = set()
+            if self._resend_after is not None:
+                sent += await self._resend(existing)
+            while count := await self._flush_batch(existing):
                 sent += count
+            self._prune()
         return sent
 
-    async def _flush_batch(self) -> int:
-        table = OutboxMessage.__table__
+    async def _flush_batch(self, existing: set[str]) -> int:
+        table, kept = OutboxMessage.__table__, OUTBOX_SENT
         with self._engine.connect() as connection:
             query = sa.select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
             query = query.order_by(table.c.id).limit(self._batch_size)
@@ -177,11 +223,54 @@ class OutboxRelay:
             rows = connection.execute(query).all()
             if not rows:
                 return 0
-            assert self._producer is not None, "connect() the relay first"
-            await publish_many(self._producer, ((r.topic, r.key, r.value, orjson.loads(r.headers)) for r in rows))
-            connection.execute(table.delete().where(among(table.c.id, [r.id for r in rows], connection.dialect.name)))
+            await self._publish(rows, existing)
+            chosen = among(table.c.id, [r.id for r in rows], connection.dialect.name)
+            if self.retention_seconds > 0:
+                columns = ("topic", "key", "value", "headers", "created_at")
+                source = sa.select(*(table.c[c] for c in columns), sa.literal(utc_now(), sa.DateTime(timezone=True)))
+                connection.execute(kept.insert().from_select([*columns, "sent_at"], source.where(chosen).order_by(table.c.id)))
+            connection.execute(table.delete().where(chosen))
             connection.commit()
             return len(rows)
+
+    async def _resend(self, existing: set[str]) -> int:
+        kept, sent = OUTBOX_SENT, 0
+        while self._resend_after is not None:
+            with self._engine.connect() as connection:
+                query = sa.select(kept.c.seq, kept.c.topic, kept.c.key, kept.c.value, kept.c.headers)
+                query = query.where(kept.c.seq > self._resend_after).order_by(kept.c.seq).limit(self._batch_size)
+                rows = connection.execute(query).all()
+            if not rows:
+                log.warning("outbox: retained rows sent again to the new broker", rows=sent)
+                self._resend_after = None
+                break
+            await self._publish(rows, existing)
+            self._resend_after, sent = rows[-1].seq, sent + len(rows)
+        return sent
+
+    async def _publish(self, rows: Sequence[Any], existing: set[str]) -> None:
+        assert self._producer is not None, "connect() the relay first"
+        wanted = {r.topic for r in rows}
+        if not wanted <= existing:
+            metadata = await self._producer.client.fetch_all_metadata()  # asks for no topic: creates none
+            existing |= metadata.topics()
+            if missing := wanted - existing:
+                raise TopicsMissing(missing)
+        await publish_many(self._producer, ((r.topic, r.key, r.value, orjson.loads(r.headers)) for r in rows))
+
+    def _prune(self, every: float = 30.0) -> None:
+        """Drop sent rows older than the retention window, a chunk at a time."""
+        if time.monotonic() - self._last_prune < every:
+            return
+        self._last_prune = time.monotonic()
+        kept = OUTBOX_SENT
+        cutoff = utc_now() - timedelta(seconds=self.retention_seconds)
+        with self._engine.connect() as connection:
+            while True:
+                old = sa.select(kept.c.seq).where(kept.c.sent_at < cutoff).order_by(kept.c.seq).limit(self._batch_size)
+                if connection.execute(kept.delete().where(kept.c.seq.in_(old.scalar_subquery()))).rowcount == 0:
+                    break
+                connection.commit()
 
     def run_in_background(self, interval: float = 1.0) -> None:
         self._task = asyncio.create_task(self._run(interval), name="outbox-relay")
@@ -196,6 +285,10 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self.flush()
+            except TopicsMissing as error:  # rows stay; the service creates its topics again
+                log.warning("outbox rows wait: topics missing on the broker", topics=sorted(error.topics))
+                if self.on_topics_missing is not None:
+                    await self.on_topics_missing(error.topics)
             except Exception as error:  # the relay must outlive a broker hiccup; rows stay and are retried
                 log.warning("outbox relay failed, will retry", error=repr(error))
             try:

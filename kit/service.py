@@ -37,6 +37,7 @@ from kit.errors import StartupError
 from kit.logs import configure_logging, get_logger
 from kit.outbox import OutboxRelay, UnitOfWork
 from kit.settings import S, ServiceSettings, load_settings
+from kit.watch import BrokerWatch, ConsumerWatch
 
 log = get_logger(__name__)
 
@@ -66,6 +67,8 @@ class ServiceRuntime:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     started: bool = False
+    watch: BrokerWatch | None = None
+    consumers: ConsumerWatch | None = None
 
     @property
     def name(self) -> str:
@@ -89,7 +92,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         await asyncio.to_thread(migrate, self.engine, self.migrations_dir)
         self.checkpoints.start()
-        await ensure_topics(self.settings.hub, [*self.topics, SERVICE_PRESENCE])
+        await ensure_topics(self.settings.hub, self._all_topics)
         try:
             await self.broker.start()
             await self.relay.connect()
@@ -101,14 +104,54 @@ class ServiceRuntime:
         self.relay.run_in_background()
         for hook in self.on_start:
             await hook()
+        await self._announce()
+        self.watch = BrokerWatch(self.settings.hub, [self.topic_name(t) for t in self._all_topics], self._after_new_broker)
+        self.consumers = ConsumerWatch(self.settings.hub.consumer_stall_seconds)
+        self.relay.on_topics_missing = self._on_topics_missing
+        await self.watch.check()
+        self.watch.start()
+        self.started = True
+        log.info("service started", http=self.http_url, broker=self.settings.hub.kafka_bootstrap)
+
+    @property
+    def _all_topics(self) -> list[Topic]:
+        return [*self.topics, SERVICE_PRESENCE]
+
+    async def _announce(self) -> None:
         announcement = ServiceStarted(
             source=self.name, data={"service": self.name, "instance": self.instance, "http_url": self.http_url}
         )
         await publish_event(self.broker, self.topic_name(SERVICE_PRESENCE), announcement, key=self.name)
-        self.started = True
-        log.info("service started", http=self.http_url, broker=self.settings.hub.kafka_bootstrap)
+
+    async def _after_new_broker(self, reason: str) -> None:
+        """A new broker (the embedded one died and came back empty): the service's topics again,
+        the outbox's retained rows again, and this instance's announcement again. The consumers
+        join their groups again by themselves once their topics exist."""
+        await ensure_topics(self.settings.hub, self._all_topics)
+        self.relay.resend_retained()
+        try:
+            await self._announce()
+        except Exception as error:  # advisory: the next start announces again
+            log.warning("announcement to the new broker failed", error=type(error).__name__)
+
+    async def _on_topics_missing(self, topics: set[str]) -> None:
+        if self.watch is not None:
+            self.watch.check_soon()
+
+    def problems(self) -> list[str]:
+        """Why this service is not fully working, for /health: empty when it is."""
+        found = [] if self.started else ["starting"]
+        if not self.database_ok():
+            found.append("database unreachable")
+        if self.watch is not None and self.watch.problem:
+            found.append(self.watch.problem)
+        if self.consumers is not None:
+            found += self.consumers.problems(self.broker.subscribers)
+        return found
 
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         for hook in self.on_stop:
             await hook()
         await self.relay.stop()
@@ -170,17 +213,23 @@ def _listen_for_peers(runtime: ServiceRuntime) -> None:
 def operations_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health", summary="Is this service up, and which peers has it heard from")
+    @router.get(
+        "/health",
+        summary="Is this service up: database, broker, consumers consuming; and which peers it has heard from",
+        responses={503: {"description": "Not fully working: `problems` says why (database, broker, a consumer not consuming)"}},
+    )
     def health(response: Response) -> dict[str, Any]:
-        database = runtime.database_ok()
-        healthy = runtime.started and database
-        response.status_code = 200 if healthy else 503
+        problems = runtime.problems()
+        response.status_code = 200 if not problems else 503
         return {
             "service": runtime.name,
             "instance": runtime.instance,
-            "status": "ok" if healthy else "unavailable",
-            "database": "ok" if database else "unreachable",
+            "status": "ok" if not problems else "unavailable",
+            "problems": problems,
+            "database": "unreachable" if "database unreachable" in problems else "ok",
             "broker": runtime.settings.hub.kafka_bootstrap,
+            "broker_cluster_id": runtime.watch.cluster_id if runtime.watch else None,
+            "new_brokers_seen": runtime.watch.new_brokers if runtime.watch else 0,
             "peers": {name: {"instance": p.instance, "http_url": p.http_url, "seen_at": p.seen_at.isoformat()} for name, p in runtime.peers.items()},
             "checked_at": utc_now().isoformat(),
         }

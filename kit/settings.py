@@ -35,6 +35,20 @@ class HubSettings(BaseSettings):
         description="HMAC secret for person keys; must be the same in intake and ledger",
     )
 
+    outbox_retention_seconds: int = Field(
+        3600, ge=0, le=30 * 24 * 3600,
+        description="How long sent outbox rows are kept, to be sent again to a new (empty) broker; 0 keeps none",
+    )
+    broker_check_seconds: float = Field(
+        1.0, gt=0, le=300, description="How often a service checks that its broker is the same one and has its topics",
+    )
+    consumer_stall_seconds: float = Field(
+        15.0, gt=0, le=3600, description="A consumer with no partitions for this long makes /health answer 503",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest HTTP request body a service reads (a route may allow more)",
+    )
+
     def topic_name(self, topic: Topic) -> str:
         return f"{self.topic_namespace}{topic.name}"
 

