@@ -33,3 +33,21 @@ def test_reports_a_binary_that_cannot_run(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HUB_TANSU_BINARY", str(fake))
     with pytest.raises(StartupError, match="exited with code 3"):
         EmbeddedBroker().start()
+
+
+def test_hub_up_starts_a_dead_broker_again_on_its_port_with_a_new_cluster_id() -> None:
+    from hub.launcher import supervise_broker
+
+    broker = EmbeddedBroker().start()
+    lines: list[str] = []
+    try:
+        first = broker.cluster_id
+        assert not supervise_broker(broker, lines.append), "a live broker is left alone"
+        broker.kill()
+        assert not port_accepts("127.0.0.1", broker.port)
+        assert supervise_broker(broker, lines.append)
+        assert port_accepts("127.0.0.1", broker.port)
+        assert broker.cluster_id != first, "the services tell a new broker by its cluster id"
+        assert len(lines) == 1 and "broker died" in lines[0] and broker.bootstrap in lines[0]
+    finally:
+        broker.stop()

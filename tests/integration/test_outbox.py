@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 from sqlmodel import select
 
@@ -11,7 +13,7 @@ from contracts.hub import HUB_EVENTS, ServiceStarted
 from contracts.topics import SERVICE_PRESENCE
 from kit.broker import ensure_topics
 from kit.database import make_engine, migrate
-from kit.outbox import OutboxMessage, OutboxRelay, UnitOfWork
+from kit.outbox import OUTBOX_SENT, OutboxMessage, OutboxRelay, TopicsMissing, UnitOfWork
 from kit.settings import HubSettings
 from tests.conftest import ROOT
 
@@ -91,3 +93,54 @@ async def test_two_relays_on_one_database_publish_each_row_once(hub: HubSettings
         engine.dispose()
     services = sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 3))
     assert services == ["s0", "s1", "s2"]
+
+
+async def test_a_row_for_a_topic_the_broker_lacks_stays_unsent(hub: HubSettings, database_url: str) -> None:
+    """Issue 17, item 3: the producer's metadata request would have the embedded broker create
+    the topic with its defaults (or fail on Kafka), and the row would count as sent."""
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    relay = OutboxRelay(engine, hub, "outbox-test")
+    await relay.connect()
+    try:
+        with UnitOfWork(engine, hub) as uow:
+            uow.emit(SERVICE_PRESENCE, announcement(1), key="k")  # the topic was never created
+            uow.commit()
+        with pytest.raises(TopicsMissing) as missing:
+            await relay.flush()
+        assert missing.value.topics == {hub.topic_name(SERVICE_PRESENCE)}
+        with UnitOfWork(engine, hub) as uow:
+            assert len(list(uow.session.exec(select(OutboxMessage)))) == 1, "the row must wait for its topic"
+        await ensure_topics(hub, [SERVICE_PRESENCE])
+        assert await relay.flush() == 1
+    finally:
+        await relay.stop()
+        engine.dispose()
+
+
+async def test_sent_rows_are_kept_for_the_retention_window_and_sent_again_to_a_new_broker(hub: HubSettings, database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    await ensure_topics(hub, [SERVICE_PRESENCE])
+    relay = OutboxRelay(engine, hub, "outbox-test")
+    await relay.connect()
+    try:
+        with UnitOfWork(engine, hub) as uow:
+            for n in range(3):
+                uow.emit(SERVICE_PRESENCE, announcement(n), key="k")
+            uow.commit()
+        assert await relay.flush() == 3
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(sa.func.count()).select_from(OUTBOX_SENT)).scalar_one() == 3
+        relay.resend_retained()  # as after a new broker
+        assert await relay.flush() == 3
+        assert await relay.flush() == 0, "sent again once, not at every flush"
+        relay.retention_seconds = 0  # everything kept is now older than the window
+        relay._last_prune = 0.0
+        await relay.flush()
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(sa.func.count()).select_from(OUTBOX_SENT)).scalar_one() == 0
+    finally:
+        await relay.stop()
+        engine.dispose()
+    assert sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 6)) == ["s0", "s0", "s1", "s1", "s2", "s2"]
