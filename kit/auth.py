@@ -18,8 +18,9 @@ import hmac
 import tomllib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
@@ -86,15 +87,37 @@ def _principal(path: Path, entry: dict) -> Principal:
     return principal
 
 
-_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
+# One security scheme per set of roles, named after them: the OpenAPI document then says which
+# kind of key each route takes, and kit.http's guard reads it there to check the key before the
+# body is read.
+SCHEME_PREFIX = "api-key:"
+
+
+@lru_cache(maxsize=None)
+def _header(roles: tuple[Role, ...]) -> APIKeyHeader:
+    return APIKeyHeader(
+        name=API_KEY_HEADER, auto_error=False, scheme_name=SCHEME_PREFIX + ",".join(roles),
+        description=f"An API key of role {' or '.join(roles)}, in the {API_KEY_HEADER} header",
+    )
+
+
+def roles_in(security: list[dict[str, Any]] | None) -> tuple[str, ...] | None:
+    """The roles an OpenAPI operation's security requirement names, or None if it needs no key."""
+    for requirement in security or []:
+        for name in requirement:
+            if name.startswith(SCHEME_PREFIX):
+                return tuple(name.removeprefix(SCHEME_PREFIX).split(","))
+    return None
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A FastAPI dependency: the caller's principal, or 401 (no/unknown key) / 403 (wrong role).
     The app must set `app.state.api_keys` to an ApiKeys."""
 
+    header = _header(roles)
+
     # Async: a lookup in a dict, which FastAPI would otherwise hand to a worker thread and back.
-    async def dependency(request: Request, key: Annotated[str | None, Depends(_header)]) -> Principal:
+    async def dependency(request: Request, key: str | None = Depends(header)) -> Principal:
         principal = request.app.state.api_keys.identify(key)
         if principal is None:
             raise HTTPException(

@@ -22,6 +22,7 @@ import uvicorn
 import uvloop
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import PlainTextResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -34,6 +35,7 @@ from contracts.topics import SERVICE_PRESENCE, Topic
 from kit.broker import deliveries_of, ensure_topics, make_broker, publish_event
 from kit.database import WalCheckpoints, make_engine, migrate
 from kit.errors import StartupError
+from kit.http import protect
 from kit.logs import configure_logging, get_logger
 from kit.outbox import OutboxRelay, UnitOfWork
 from kit.settings import S, ServiceSettings, load_settings
@@ -234,7 +236,7 @@ def operations_router(runtime: ServiceRuntime) -> APIRouter:
             "checked_at": utc_now().isoformat(),
         }
 
-    @router.get("/metrics", summary="Prometheus counters")
+    @router.get("/metrics", summary="Prometheus counters", response_class=PlainTextResponse)
     def metrics() -> Response:
         return Response(generate_latest(runtime.metrics), media_type=CONTENT_TYPE_LATEST)
 
@@ -267,6 +269,7 @@ class _Server(uvicorn.Server):
 async def serve(runtime: ServiceRuntime, http: FastAPI) -> None:
     """Start the runtime, serve HTTP until SIGTERM/SIGINT, then stop the runtime."""
     settings = runtime.settings
+    protect(http, settings.hub)  # every service, also one that does not call it in its build
     _check_port_free(settings.hub.http_host, settings.port())
     server = _Server(
         uvicorn.Config(http, host=settings.hub.http_host, port=settings.port(), lifespan="off", log_config=None, access_log=False)

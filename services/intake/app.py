@@ -15,6 +15,7 @@ from faststream.specification import AsyncAPI
 from contracts.catalogue import DEPARTMENTS
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, department_topic
 from kit.auth import ApiKeys
+from kit.http import protect
 from kit.broker import FETCH_MAX_WAIT_MS, deliveries_of, undecoded
 from kit.logs import get_logger
 from kit.service import ServiceRuntime, build_runtime, operations_router
@@ -68,7 +69,8 @@ def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
     http = FastAPI(title=TITLE, description=DESCRIPTION)
     http.state.api_keys = ApiKeys.load(settings.hub.api_keys_file)
     http.include_router(operations_router(runtime))
-    http.include_router(intake_router(handlers, settings.max_http_events, settings.max_event_bytes))
+    http.include_router(intake_router(handlers, settings.max_http_events, settings.max_event_bytes, settings.max_http_body_bytes))
+    protect(http, settings.hub)  # key before body, body limits, 422 shape, error answers documented
     return runtime, http
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from contracts.catalogue import PROGRAMMES
 from contracts.envelope import new_id
 from kit.auth import Principal, require
+from kit.http import MAX_BODY, unprocessable
 from services.intake.domain import (
     Accepted,
     Duplicate,
@@ -50,14 +52,21 @@ class ReviewDecision(BaseModel):
     person_key: str | None = Field(default=None, max_length=64, description="For same_person: who it is")
 
 
-def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: int) -> APIRouter:
+def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: int, max_body_bytes: int | None = None) -> APIRouter:
     router = APIRouter(tags=["intake"])
-    max_body = max_events * max_event_bytes
+    max_body = min(max_events * max_event_bytes, max_body_bytes or max_events * max_event_bytes)
 
     @router.post(
         "/events",
         summary="Publish one department event (a JSON object) or a batch (a JSON array, at most 1,000)",
-        responses={400: {}, 401: {}, 403: {}, 413: {}, 422: {}},
+        responses={
+            200: {"description": "A batch: one result per item; or one event already processed"},
+            400: {"description": "The body is not JSON, or not an event object or a list of them"},
+            413: {"description": "The body or the batch is too large"},
+            422: {"description": "One event, rejected: `reasons`, and `detail` in FastAPI's shape"},
+            503: {"description": "Busy: nothing was recorded; send the request again"},
+        },
+        openapi_extra={MAX_BODY: max_body},  # refused from its Content-Length (kit.http), before reading
     )
     async def post_events(request: Request, caller: DepartmentCaller) -> JSONResponse:
         body = await request.body()
@@ -74,17 +83,23 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "busy: nothing was recorded; send the request again",
                                 headers={"Retry-After": "1"}) from None
         if single:
-            return JSONResponse(_result(outcomes[0]) | {"request_id": request_id}, status_code=_status_of(outcomes[0]))
+            answer = _result(outcomes[0]) | {"request_id": request_id}
+            if isinstance(outcomes[0], Rejected):  # the same reasons in FastAPI's 422 shape
+                answer["detail"] = [_validation_error(p) for p in outcomes[0].problems]
+            return JSONResponse(answer, status_code=_status_of(outcomes[0]))
         return JSONResponse(_batch_summary(request_id, outcomes))
 
     @router.get("/identity-reviews", summary="Records waiting for staff to say who a member is")
     async def list_reviews(caller: StaffCaller) -> list[dict[str, Any]]:
         return handlers.open_reviews()
 
-    @router.post("/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on")
-    async def resolve_review(record_id: str, decision: ReviewDecision, caller: StaffCaller) -> dict[str, Any]:
+    @router.post(
+        "/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on",
+        responses={404: {"description": "No such review"}, 409: {"description": "The review was already resolved"}},
+    )
+    async def resolve_review(record_id: Annotated[str, PathParam(max_length=64)], decision: ReviewDecision, caller: StaffCaller) -> dict[str, Any]:
         if decision.decision == "same_person" and not decision.person_key:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "same_person needs the person_key of that person")
+            raise unprocessable(["body", "person_key"], "same_person needs the person_key of that person")
         person_key = decision.person_key if decision.decision == "same_person" else None
         try:
             resolution = await handlers.resolve_review(record_id, person_key, caller.id)
@@ -93,7 +108,7 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
         except ReviewAlreadyResolved as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
         except UnknownPerson as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+            raise unprocessable(["body", "person_key"], str(error)) from None
         return {
             "record_id": resolution.record_id,
             "person_key": resolution.person_key,
@@ -160,6 +175,11 @@ def _result(outcome: Outcome) -> dict[str, Any]:
         case Duplicate():
             return {"status": "duplicate", "event_id": outcome.event_id}
     raise TypeError(outcome)
+
+
+def _validation_error(problem: Any) -> dict[str, Any]:
+    where = [part for part in (problem.field or "").split(".") if part]
+    return {"type": str(problem.code), "loc": ["body", *(int(p) if p.isdigit() else p for p in where)], "msg": problem.message}
 
 
 def _status_of(outcome: Outcome) -> int:

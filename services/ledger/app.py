@@ -10,6 +10,7 @@ from faststream.specification import AsyncAPI
 
 from contracts.topics import ALERTS, CANONICAL, HOUSEHOLD_STATE, MATCHES
 from kit.auth import ApiKeys
+from kit.http import protect
 from kit.broker import FETCH_MAX_WAIT_MS, undecoded
 from kit.errors import StartupError
 from kit.service import ServiceRuntime, build_runtime, operations_router
@@ -61,6 +62,7 @@ def build(settings: LedgerSettings) -> tuple[ServiceRuntime, FastAPI]:
     )
     http.include_router(operations_router(runtime))
     http.include_router(ledger_router(context))
+    protect(http, settings.hub)  # key before body, body limits, 422 shape, error answers documented
     return runtime, http
 
 

@@ -23,6 +23,7 @@ from contracts.envelope import CODE_PATTERN, utc_now
 from contracts.hub import DuplicateServiceAlertDecided
 from contracts.topics import ALERTS
 from kit.auth import Principal, require
+from kit.http import unprocessable
 from kit.outbox import OutboxRelay, UnitOfWork
 from services.ledger.batch import ledger_from_records
 from services.ledger.domain import Benefit, Conflict, HouseholdLedger
@@ -46,6 +47,12 @@ from services.ledger.statistics import (
 )
 
 PROPOSED_ID = "PROPOSED"
+# Bounds on what a caller may ask for: beyond them the answer is a 422 naming the field, never a
+# 500 from a date or an integer the database or the calendar cannot hold.
+MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+MAX_FEN = 10**12  # ten billion CNY
+MAX_OFFSET = 10**9
 
 
 @dataclass(frozen=True)
@@ -67,13 +74,15 @@ Staff = Annotated[Principal, Depends(require("staff"))]
 class PreGrantQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    household_id: str | None = Field(default=None, max_length=64, description="The hub household id, or")
+    household_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=CODE_PATTERN, description="The hub household id, or")
     resident_id: str | None = Field(default=None, max_length=40, description="the resident ID number of the person to be granted")
-    person_key: str | None = Field(default=None, max_length=64, description="With household_id: the person, for personal programmes")
-    programme: str = Field(max_length=32)
-    period_start: date
-    period_end: date | None = None
-    amount_fen: int | None = Field(default=None, ge=0)
+    person_key: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=CODE_PATTERN, description="With household_id: the person, for personal programmes"
+    )
+    programme: str = Field(min_length=1, max_length=32)
+    period_start: date = Field(ge=EARLIEST, le=LATEST)
+    period_end: date | None = Field(default=None, ge=EARLIEST, le=LATEST)
+    amount_fen: int | None = Field(default=None, ge=0, le=MAX_FEN)
 
     @model_validator(mode="after")
     def _one_subject(self) -> PreGrantQuery:
@@ -130,7 +139,10 @@ def _pre_grant_router(context: LedgerContext) -> APIRouter:
 
     # Async on purpose: the check is two indexed reads and a few microseconds of rules, cheaper
     # to run on the event loop than to hand to a worker thread and back.
-    @router.post("/pre-grant-check", summary="Would granting this break a stacking rule, and why")
+    @router.post(
+        "/pre-grant-check", summary="Would granting this break a stacking rule, and why",
+        responses={404: {"description": "The household named is not in the ledger"}},
+    )
     async def pre_grant_check(query: PreGrantQuery, caller: Department) -> PreGrantAnswer:
         if caller.role == "department" and not caller.may_use_programme(query.programme):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.department} key may not check programme {query.programme}")
@@ -192,7 +204,7 @@ def _review_router(context: LedgerContext) -> APIRouter:
         min_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
         max_age_days: Annotated[int | None, Query(ge=0, le=36500)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> dict[str, Any]:
         now = utc_now()
         filters = AlertFilter(
@@ -216,7 +228,10 @@ def _review_router(context: LedgerContext) -> APIRouter:
             session.commit()
             return shown
 
-    @router.post("/alerts/{alert_id}/decision", summary="Record the joint meeting's decision on an alert")
+    @router.post(
+        "/alerts/{alert_id}/decision", summary="Record the joint meeting's decision on an alert",
+        responses={409: {"description": "The alert was already decided"}},
+    )
     async def decide(alert_id: Annotated[str, _code_path()], decision: Decision, reviewer: Staff) -> dict[str, Any]:
         decided = await asyncio.to_thread(record_decision, context, alert_id, decision, reviewer)
         await context.relay.flush()
@@ -310,13 +325,13 @@ def _statistics_router(context: LedgerContext) -> APIRouter:
     @router.get("/benefits", summary="Households, persons and amounts by district x programme x month")
     def benefits(
         caller: Department,
-        from_month: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
-        to_month: Annotated[str | None, Query(alias="to", pattern=r"^\d{4}-\d{2}$")] = None,
+        from_month: Annotated[str, Query(alias="from", pattern=MONTH_PATTERN)],
+        to_month: Annotated[str | None, Query(alias="to", pattern=MONTH_PATTERN)] = None,
     ) -> dict[str, Any]:
-        first, last = _month(from_month), _month(to_month or from_month)
+        first, last = _month(from_month, "from"), _month(to_month or from_month, "to")
         months = months_between(first, last)
         if not months or len(months) > 36:
-            raise HTTPException(422, "from must not be after to, and at most 36 months apart")
+            raise unprocessable(["query", "to"], "from must not be after to, and at most 36 months apart")
         with Session(context.engine) as session:
             return {"rows": benefits_by_district_programme(session, months)}
 
@@ -328,10 +343,10 @@ def _statistics_router(context: LedgerContext) -> APIRouter:
     @router.get("/cliff", summary="Households just below and above the dibao standard, and what their category brings")
     def cliff_effect(
         caller: Department,
-        month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
-        standard_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN,
-        band_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN // 2,
-        step_fen: Annotated[int, Query(gt=0)] = DIBAO_STANDARD_FEN // 10,
+        month: Annotated[str, Query(pattern=MONTH_PATTERN)],
+        standard_fen: Annotated[int, Query(gt=0, le=MAX_FEN)] = DIBAO_STANDARD_FEN,
+        band_fen: Annotated[int, Query(gt=0, le=MAX_FEN)] = DIBAO_STANDARD_FEN // 2,
+        step_fen: Annotated[int, Query(gt=0, le=MAX_FEN)] = DIBAO_STANDARD_FEN // 10,
     ) -> dict[str, Any]:
         with Session(context.engine) as session:
             return cliff(session, _month(month), standard_fen, band_fen, step_fen)
@@ -339,8 +354,8 @@ def _statistics_router(context: LedgerContext) -> APIRouter:
     return router
 
 
-def _month(text: str) -> Month:
+def _month(text: str, field: str = "month") -> Month:
     try:
         return Month.parse(text)
     except ValueError as error:
-        raise HTTPException(422, str(error)) from None
+        raise unprocessable(["query", field], str(error)) from None
