@@ -59,6 +59,7 @@ def build(settings: LedgerSettings) -> tuple[ServiceRuntime, FastAPI]:
         relay=runtime.relay,
         policy=policy,
         person_key_secret=settings.hub.person_key_secret.get_secret_value().encode(),
+        stats_min_cell=settings.stats_min_cell,
     )
     http.include_router(operations_router(runtime))
     http.include_router(ledger_router(context))

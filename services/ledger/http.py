@@ -38,12 +38,15 @@ from services.ledger.repository import (
     LedgerRepository,
 )
 from services.ledger.statistics import (
+    BAND_FIGURES,
+    DEFAULT_MIN_CELL,
     DIBAO_STANDARD_FEN,
     Month,
     benefits_by_district_programme,
     cliff,
     months_between,
     open_alert_counts,
+    suppress_small_cells,
 )
 
 PROPOSED_ID = "PROPOSED"
@@ -62,6 +65,7 @@ class LedgerContext:
     relay: OutboxRelay
     policy: StackingPolicy
     person_key_secret: bytes
+    stats_min_cell: int = DEFAULT_MIN_CELL  # statistics cells below it are withheld from non-staff keys
 
 
 Department = Annotated[Principal, Depends(require("department", "staff"))]
@@ -147,7 +151,16 @@ def _pre_grant_router(context: LedgerContext) -> APIRouter:
         if caller.role == "department" and not caller.may_use_programme(query.programme):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {caller.department} key may not check programme {query.programme}")
         with Session(context.engine) as session:
-            return check_pre_grant(LedgerRepository(session), context, query, caller)
+            repository = LedgerRepository(session)
+            try:
+                answer = check_pre_grant(repository, context, query, caller)
+            except HTTPException:  # a household the ledger does not have: looked at all the same
+                _audit_pre_grant(repository, caller, query, query.household_id, known=False, context=context)
+                session.commit()
+                raise
+            _audit_pre_grant(repository, caller, query, answer.household_id, answer.known_household, context)
+            session.commit()
+            return answer
 
     return router
 
@@ -174,6 +187,20 @@ def check_pre_grant(repository: LedgerRepository, context: LedgerContext, query:
         allowed=not conflicts, household_id=household_id, known_household=True, programme=query.programme,
         policy_version=context.policy.version, conflicts=[_conflict_out(c, ledger, proposed) for c in conflicts],
     )
+
+
+def _audit_pre_grant(
+    repository: LedgerRepository, caller: Principal, query: PreGrantQuery, household_id: str | None, known: bool,
+    context: LedgerContext,
+) -> None:
+    """Every check is audited like a review view: a check by resident ID number can otherwise be
+    used to learn whom the hub knows. The number itself is not kept, only its person key."""
+    by_number = query.resident_id is not None
+    person = person_key(query.resident_id, context.person_key_secret) if by_number else query.person_key  # type: ignore[arg-type]
+    _audit(repository, caller, "pre_grant_check", "household", household_id or f"person:{person or '-'}", {
+        "department": caller.department, "programme": query.programme, "named_by": "resident_id" if by_number else "household_id",
+        "person_key": person, "known_household": known,
+    })
 
 
 def _conflict_out(conflict: Conflict, ledger: HouseholdLedger, proposed: Benefit) -> ConflictOut:
@@ -333,12 +360,14 @@ def _statistics_router(context: LedgerContext) -> APIRouter:
         if not months or len(months) > 36:
             raise unprocessable(["query", "to"], "from must not be after to, and at most 36 months apart")
         with Session(context.engine) as session:
-            return {"rows": benefits_by_district_programme(session, months)}
+            rows = benefits_by_district_programme(session, months)
+        return {"rows": rows, **_suppressed(caller, context, rows, "households", ("households", "persons", "amount_fen"))}
 
     @router.get("/alerts", summary="Open alerts by district, severity and rule")
     def alerts(caller: Department) -> dict[str, Any]:
         with Session(context.engine) as session:
-            return open_alert_counts(session)
+            counts = open_alert_counts(session)
+        return counts | _suppressed(caller, context, counts["by_district_severity_rule"], "open", ("open",))
 
     @router.get("/cliff", summary="Households just below and above the dibao standard, and what their category brings")
     def cliff_effect(
@@ -349,9 +378,28 @@ def _statistics_router(context: LedgerContext) -> APIRouter:
         step_fen: Annotated[int, Query(gt=0, le=MAX_FEN)] = DIBAO_STANDARD_FEN // 10,
     ) -> dict[str, Any]:
         with Session(context.engine) as session:
-            return cliff(session, _month(month), standard_fen, band_fen, step_fen)
+            answer = cliff(session, _month(month), standard_fen, band_fen, step_fen)
+        withheld = _suppressed(caller, context, answer["bands"], "households", BAND_FIGURES)
+        more = _suppressed(caller, context, answer["by_side_and_category"], "households", ("households", "mean_benefits_per_household_fen"))
+        if withheld:
+            withheld["suppression"]["cells_suppressed"] += more["suppression"]["cells_suppressed"]
+        return answer | withheld
 
     return router
+
+
+def _suppressed(
+    caller: Principal, context: LedgerContext, rows: list[dict[str, Any]], count: str, hidden: tuple[str, ...]
+) -> dict[str, Any]:
+    """Statistics for a department key withhold cells below `stats_min_cell` (HUB_LEDGER_STATS_MIN_CELL),
+    and the answer says so; staff see every cell."""
+    if caller.role == "staff" or context.stats_min_cell <= 1:
+        return {}
+    withheld = suppress_small_cells(rows, context.stats_min_cell, count, hidden)
+    return {"suppression": {
+        "minimum": context.stats_min_cell, "counted_by": count, "cells_suppressed": withheld,
+        "note": f"cells counting fewer than {context.stats_min_cell} {count} are withheld (null, suppressed: true) for department keys",
+    }}
 
 
 def _month(text: str, field: str = "month") -> Month:

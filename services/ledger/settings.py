@@ -17,6 +17,9 @@ class LedgerSettings(ServiceSettings):
         10_000, ge=1, le=100_000,
         description="Most canonical events applied in one transaction: reached only with a backlog, where a household's events then share one write and one state",
     )
+    stats_min_cell: int = Field(
+        5, ge=1, le=1000, description="Statistics cells counting fewer households (or alerts) are withheld from department keys; 1 withholds none",
+    )
     cache_households: int = Field(
         50_000, ge=0, le=10_000_000,
         description="Households kept in memory between batches (0: none); about 2 KB each",

@@ -18,6 +18,24 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 DIBAO_STANDARD_FEN = 107_000  # Shanghai from 2018-04-01: 1,070 CNY per person per month (seed 000)
+DEFAULT_MIN_CELL = 5
+BAND_FIGURES = (
+    "households", "persons", "mean_income_per_capita_fen", "mean_benefits_per_household_fen",
+    "mean_benefits_per_person_fen", "mean_income_plus_benefits_per_capita_fen",
+)
+
+
+def suppress_small_cells(rows: list[dict[str, Any]], minimum: int, count: str, hidden: tuple[str, ...]) -> int:
+    """Withhold the figures of every cell counting fewer than `minimum` (but some) households or
+    alerts: a cell of one or two households identifies them to anyone who knows the district and
+    the programme. The cell stays, marked `suppressed`, so the answer says what was withheld;
+    returns how many cells were."""
+    withheld = 0
+    for row in rows:
+        if 0 < row[count] < minimum:
+            row.update(dict.fromkeys(hidden), suppressed=True)
+            withheld += 1
+    return withheld
 
 
 @dataclass(frozen=True)
