@@ -27,7 +27,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from contracts.envelope import utc_now
 from kit.errors import StartupError
-from kit.logs import get_logger
+from kit.logs import get_logger, loggable_error
 
 log = get_logger(__name__)
 
@@ -123,7 +123,7 @@ class WalCheckpoints:
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error as error:  # busy or locked: the next turn catches up
-                    log.warning("SQLite checkpoint failed, will retry", error=repr(error))
+                    log.warning("SQLite checkpoint failed, will retry", error=loggable_error(error))
         finally:
             connection.close()
 

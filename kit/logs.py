@@ -36,6 +36,16 @@ def loggable_id(value: str | None) -> str | None:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+def loggable_error(error: BaseException) -> str:
+    """An exception as a log line may show it: a database error's text repeats the statement's
+    parameters (names, addresses, payloads), so it is given by its types only; others by their
+    text, with long digit runs replaced."""
+    original = getattr(error, "orig", None)
+    if original is not None or type(error).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+        return f"{type(error).__name__}({type(original).__name__ if original is not None else ''})"
+    return loggable_text(repr(error))[:500]
+
+
 def loggable_text(text: str) -> str:
     """A message that may quote what a caller sent, with every run of 11 or more digits (a phone
     number, a resident ID number) replaced by `[number]`."""

@@ -29,7 +29,7 @@ from contracts.envelope import Publishable, utc_now
 from contracts.topics import Topic
 from kit.broker import event_headers, make_producer, publish_many
 from kit.database import among, insert_rows
-from kit.logs import get_logger
+from kit.logs import get_logger, loggable_error
 from kit.settings import HubSettings
 
 log = get_logger(__name__)
@@ -290,7 +290,7 @@ class OutboxRelay:
                 if self.on_topics_missing is not None:
                     await self.on_topics_missing(error.topics)
             except Exception as error:  # the relay must outlive a broker hiccup; rows stay and are retried
-                log.warning("outbox relay failed, will retry", error=repr(error))
+                log.warning("outbox relay failed, will retry", error=loggable_error(error))
             try:
                 await asyncio.wait_for(self._wake.wait(), interval)
             except TimeoutError:
@@ -306,7 +306,7 @@ class OutboxRelay:
         try:
             await self.flush()
         except Exception as error:
-            log.warning("outbox left rows unsent at stop; they go out at next start", error=repr(error))
+            log.warning("outbox left rows unsent at stop; they go out at next start", error=loggable_error(error))
         if self._producer is not None:
             await self._producer.stop()
         if self._turn is not None:

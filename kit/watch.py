@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 
 from kit.broker import client_options
-from kit.logs import get_logger
+from kit.logs import get_logger, loggable_error
 from kit.settings import HubSettings
 
 log = get_logger(__name__)
@@ -63,7 +63,7 @@ class BrokerWatch:
                 await self.check()
             except Exception as error:  # the watch must outlive anything the broker does
                 self.problem = f"broker check failed ({type(error).__name__})"
-                log.warning("broker check failed, will retry", error=repr(error))
+                log.warning("broker check failed, will retry", error=loggable_error(error))
             try:
                 await asyncio.wait_for(self._again.wait(), self.hub.broker_check_seconds)
             except TimeoutError:

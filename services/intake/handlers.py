@@ -22,7 +22,7 @@ from typing import Any
 from contracts.department import DEPARTMENT_EVENTS
 from contracts.envelope import utc_now
 from kit.database import OtherWriters
-from kit.logs import get_logger, loggable_id
+from kit.logs import get_logger, loggable_error, loggable_id
 from kit.outbox import UnitOfWork
 from kit.service import BatchSurvivors, ServiceRuntime
 from services.intake.canonical import display_name
@@ -154,7 +154,7 @@ class IntakeHandlers:
                             break
                         await asyncio.sleep(0)  # let a waiting batch or request in
                 except Exception as error:  # the next record linked by name catches up anyway
-                    log.warning("indexing people failed, will retry", error=repr(error))
+                    log.warning("indexing people failed, will retry", error=loggable_error(error))
         finally:
             others.close()
 

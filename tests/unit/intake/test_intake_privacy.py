@@ -113,3 +113,20 @@ def test_a_rejection_masks_a_number_in_the_original_event_id() -> None:
     rejection = [e for t, e, _ in intake.changes.outbox if t == REJECTIONS][0]
     assert NUMBER not in rejection.to_bytes().decode()
     assert HUB_EVENTS.parse(rejection.to_bytes()).data.original_event_id == f"ev-{mask_text(NUMBER)}"
+
+
+def test_a_database_error_is_logged_by_its_types_not_its_parameters() -> None:
+    import sqlalchemy as sa
+
+    from kit.logs import loggable_error
+
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as connection:
+        connection.execute(sa.text("CREATE TABLE person (name TEXT PRIMARY KEY)"))
+        connection.execute(sa.text("INSERT INTO person VALUES (:n)"), {"n": "张三"})
+        try:
+            connection.execute(sa.text("INSERT INTO person VALUES (:n)"), {"n": "张三"})
+        except sa.exc.IntegrityError as error:
+            assert "张三" in str(error)  # what repr(error) would have logged
+            assert "张三" not in loggable_error(error) and "IntegrityError" in loggable_error(error)
+    assert NUMBER not in loggable_error(ValueError(f"bad {NUMBER}"))
