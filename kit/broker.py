@@ -138,6 +138,7 @@ class Delivery:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int = -1  # the record's own time (ms), as its producer or the broker stamped it
 
     @property
     def position(self) -> str:
@@ -160,6 +161,7 @@ def deliveries_of(message: KafkaMessage) -> list[Delivery]:
             offset=r.offset,
             key=r.key,
             value=r.value or b"",
+            timestamp=r.timestamp if r.timestamp is not None else -1,
         )
         for r in records
     ]

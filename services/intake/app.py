@@ -54,7 +54,8 @@ def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
     async def on_department_events(message: KafkaMessage) -> None:
         """Department events, raw: bad JSON becomes a rejection, not a framework error."""
         items = [
-            Incoming(d.value, "kafka", department_of[d.topic], d.position, d.topic) for d in deliveries_of(message)
+            Incoming(d.value, "kafka", department_of[d.topic], d.position, d.topic, d.timestamp)
+            for d in deliveries_of(message)
         ]
         try:
             await handlers.receive(items)

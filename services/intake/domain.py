@@ -61,6 +61,7 @@ class Incoming:
     department: str  # whose topic it came from, or whose API key posted it
     position: str  # kafka: topic/partition/offset; http: request id and item index
     topic: str | None = None
+    stamped: int = -1  # kafka: the record's timestamp (ms); with its bytes, what the record is
 
 
 @dataclass(frozen=True)
@@ -453,7 +454,9 @@ def _held(key: str, event: DepartmentEvent, payload: dict[str, Any], channel: Ch
 def fixed_rejection_id(incoming: Incoming) -> str | None:
     """A Kafka record's rejection is remembered by what the record is, so a redelivered record
     is rejected once; a request over HTTP is answered each time it is sent."""
-    return rejection_id(incoming.department, incoming.raw, incoming.position) if incoming.channel == "kafka" else None
+    if incoming.channel != "kafka":
+        return None
+    return rejection_id(incoming.department, incoming.raw, incoming.position, incoming.stamped)
 
 
 def _payload_ref(incoming: Incoming) -> str:

@@ -48,13 +48,14 @@ def reason_of(problem: Problem) -> Reason:
     return Reason(code=str(problem.code), message=problem.message[:500], field=(problem.field or None) and problem.field[:200])
 
 
-def rejection_id(department: str, raw: bytes, position: str) -> str:
-    """A rejection's id from what the record is (its department and a digest of its bytes), so a
-    record delivered twice is rejected once. Never from where it was: a new broker, or a topic
-    deleted and created again, starts offsets at 0 again, and new records would take the
-    positions of old ones. A record with no bytes of its own (a held event released) is named
-    by `position`, which is then its event key."""
-    what = hashlib.sha256(raw).hexdigest() if raw else position
+def rejection_id(department: str, raw: bytes, position: str, stamped: int = -1) -> str:
+    """A rejection's id from what the record is: its department, its timestamp and a digest of its
+    bytes. A record delivered twice (the same stored record) is rejected once; the same bytes
+    published again are a new record, and the department is told again. Never from where the
+    record was: a new broker, or a topic deleted and created again, starts offsets at 0 again,
+    and new records would take the positions of old ones. A record with no bytes of its own (a
+    held event released) is named by `position`, which is then its event key."""
+    what = f"{stamped}:{hashlib.sha256(raw).hexdigest()}" if raw else position
     return "rejected-" + hashlib.sha256(f"{department}\0{what}".encode()).hexdigest()[:32]
 
 

@@ -24,8 +24,8 @@ NUMBER = "310115196203141234"
 PHONE = "13812345678"
 
 
-def incoming(raw: bytes, position: str) -> Incoming:
-    return Incoming(raw, "kafka", "CA", position, "dept.ca.events.v1")
+def incoming(raw: bytes, position: str, stamped: int = 1_764_000_000_000) -> Incoming:
+    return Incoming(raw, "kafka", "CA", position, "dept.ca.events.v1", stamped)
 
 
 def receive(intake: Intake, item: Incoming, applied: set[str]) -> Any:
@@ -53,6 +53,14 @@ def test_the_same_bad_record_redelivered_at_another_position_is_rejected_once() 
     assert isinstance(receive(intake, incoming(b"not json", "dept.ca.events.v1/0/5"), applied), Rejected)
     later = Intake(KnownState(), KEYS)  # the next batch, after the first committed
     assert isinstance(receive(later, incoming(b"not json", "dept.ca.events.v1/3/0"), applied), Duplicate)
+
+
+def test_the_same_bytes_published_again_are_a_new_record_and_get_a_new_rejection() -> None:
+    intake, applied = Intake(KnownState(), KEYS), set[str]()
+    first = receive(intake, incoming(b"not json", "dept.ca.events.v1/0/5", stamped=1000), applied)
+    again = receive(intake, incoming(b"not json", "dept.ca.events.v1/0/6", stamped=2000), applied)
+    assert isinstance(first, Rejected) and isinstance(again, Rejected)
+    assert first.rejection_event_id != again.rejection_event_id
 
 
 def test_an_id_made_of_a_name_and_a_number_is_never_logged_as_given() -> None:
