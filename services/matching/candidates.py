@@ -71,6 +71,7 @@ class OfferingArrays:
     colours: IntArray
     ages_low: NDArray[np.uint64]
     ages_high: NDArray[np.uint64]
+    any_age: NDArray[np.bool_]
     disability: NDArray[np.bool_]
     residence: NDArray[np.bool_]
     districts: list[list[str]]
@@ -148,6 +149,7 @@ def offering_arrays(offerings: list[Offering], free: dict[str, int]) -> Offering
         colours=np.zeros(m, dtype=np.int64),
         ages_low=np.zeros(m, dtype=np.uint64),
         ages_high=np.zeros(m, dtype=np.uint64),
+        any_age=np.array([o.record.eligibility.min_age is None and o.record.eligibility.max_age is None for o in offerings], dtype=bool),
         disability=np.array([o.record.eligibility.disability_required for o in offerings], dtype=bool),
         residence=np.array([o.record.eligibility.registered_residence_required for o in offerings], dtype=bool),
         districts=[list(o.record.service_area.districts) for o in offerings],
@@ -208,7 +210,7 @@ def generate(round_input: RoundInput) -> Pairs:
         ok = nearness >= 0
         ok &= (needs.household_category[rows][:, None] & offerings.household_categories[cols][None, :]) != 0
         ok &= (needs.colour[rows][:, None] & offerings.colours[cols][None, :]) != 0
-        ok &= ((needs.ages_low[rows][:, None] & offerings.ages_low[cols][None, :]) != 0) | (
+        ok &= offerings.any_age[cols][None, :] | ((needs.ages_low[rows][:, None] & offerings.ages_low[cols][None, :]) != 0) | (
             (needs.ages_high[rows][:, None] & offerings.ages_high[cols][None, :]) != 0
         )
         ok &= needs.disabled[rows][:, None] | ~offerings.disability[cols][None, :]

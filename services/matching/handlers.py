@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaMessage
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -27,10 +26,11 @@ from kit.broker import Delivery, client_options, deliveries_of
 from kit.jobs import JobRunner
 from kit.logs import bound_to_event, get_logger
 from kit.service import ServiceRuntime
-from services.matching.candidates import RoundInput, RoundPlan, need_arrays, offering_arrays, plan_round
+from services.matching.candidates import RoundPlan
 from services.matching.explain import why_unmatched
 from services.matching.lifecycle import ImpossibleTransition
-from services.matching.pool import Candidate, Pool, UnknownProposal
+from services.matching.pool import Pool, UnknownProposal
+from services.matching.rounds import chosen, prepare
 from services.matching.priority import PriorityWeights
 from services.matching.repository import load_pool, save_changes
 from services.matching.settings import MatchingSettings
@@ -225,56 +225,29 @@ class Matching:
     async def run_round(self) -> int:
         """One round over the work the pool has gathered; returns how many proposals it made."""
         started = time.perf_counter()
-        now = self.clock()
-        today = now.date()
-        needs = self.pool.take_round_work()
-        if not needs:
+        prepared = prepare(self.pool, self.clock(), self.settings.candidates_per_need)
+        if prepared is None:
             return 0
-        categories = {n.category for n in needs}
-        offerings = [o for o in self.pool.live_offerings(today) if o.category in categories and self.pool.free_units(o.offering_id) > 0]
-        if not offerings:
-            return 0  # they come back when units free up in their category
-        free = {o.offering_id: self.pool.free_units(o.offering_id) for o in offerings}
-        round_input = RoundInput(
-            needs=need_arrays(needs, self.pool.households, self.weights, today),
-            offerings=offering_arrays(offerings, free),
-            declined=self._declined(needs, offerings),
-            nearness_points=(self.weights.nearness.citywide, self.weights.nearness.same_district, self.weights.nearness.same_subdistrict),
-            per_need=self.settings.candidates_per_need,
-        )
         snapshot = time.perf_counter() - started
         try:
-            plan: RoundPlan = await self.jobs.run(ROUND_JOB, round_input)
+            plan: RoundPlan = await self.jobs.run(ROUND_JOB, prepared.input)
         except Exception:
-            self.pool.waiting |= {n.need_id for n in needs}
+            self.pool.waiting |= {n.need_id for n in prepared.needs}
             raise
-        chosen = [
-            Candidate(needs[i].need_id, offerings[j].offering_id, int(p))
-            for i, j, p in zip(plan.need.tolist(), plan.offering.tolist(), plan.priority.tolist(), strict=True)
-        ]
-        made = self.pool.commit_round(chosen, self.clock())
+        picks = chosen(prepared, plan)
+        made = self.pool.commit_round(picks, self.clock())
         self._commit_pool_changes()
         self.rounds += 1
         self.metrics.proposals.inc(len(made))
         seconds = time.perf_counter() - started
         self.metrics.round_seconds.observe(seconds)
         self.last_round = {
-            "needs": len(needs), "offerings": len(offerings), "candidates": plan.candidates, "chosen": len(chosen),
-            "proposed": len(made), "snapshot_seconds": round(snapshot, 3), **{f"{k}_seconds": v for k, v in plan.seconds.items()},
-            "total_seconds": round(seconds, 3),
+            "needs": len(prepared.needs), "offerings": len(prepared.offerings), "candidates": plan.candidates,
+            "chosen": len(picks), "proposed": len(made), "snapshot_seconds": round(snapshot, 3),
+            **{f"{k}_seconds": v for k, v in plan.seconds.items()}, "total_seconds": round(seconds, 3),
         }
         log.info("round committed", **self.last_round)
         return len(made)
-
-    def _declined(self, needs: list, offerings: list) -> np.ndarray:  # type: ignore[type-arg]
-        need_index = {n.need_id: i for i, n in enumerate(needs)}
-        offering_index = {o.offering_id: j for j, o in enumerate(offerings)}
-        keys = [
-            need_index[n] * len(offerings) + offering_index[o]
-            for n, o in self.pool.refused
-            if n in need_index and o in offering_index
-        ]
-        return np.array(sorted(keys), dtype=np.int64)
 
     # --- the timer ---------------------------------------------------------------------------------
 
