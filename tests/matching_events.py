@@ -117,3 +117,43 @@ def fulfilled(household_id: str, match_id: str, offering_id: str, need_id: str, 
         data=_outcome(match_id, offering_id, need_id) | {"charity_id": charity_id, "programme": "CHARITY_FOOD", "quantity": 1,
                                                          "in_kind": "food parcel", "delivered_on": delivered_on},
     )
+
+
+# --- over the real broker -------------------------------------------------------------------
+
+
+async def publish(hub: Any, topic: Any, events: list[Any]) -> None:
+    """Publish as the real producers key them: offerings by offering id, the rest by household."""
+    from bench.ledger_tools import producer
+    from kit.broker import ensure_topics, event_headers
+
+    await ensure_topics(hub, [topic])
+    sender = producer(hub)
+    await sender.start()
+    try:
+        for event in events:
+            key = event.household_id or getattr(event.data, "offering_id", None)
+            headers = [(k, v.encode()) for k, v in event_headers(event).items()]
+            await sender.send_and_wait(hub.topic_name(topic), event.to_bytes(), key=key.encode() if key else None, headers=headers)
+    finally:
+        await sender.stop()
+
+
+def metric(url: str, name: str, labels: str = "") -> float:
+    import httpx
+
+    prefix = f"{name}{{{labels}}}" if labels else name
+    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(prefix + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_applied(url: str, count: int, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    applied = 'outcome="applied"'
+    while (seen := metric(url, "matching_events_total", applied)) < count:
+        assert time.monotonic() < deadline, f"matching applied {seen} events, not {count}"
+        time.sleep(0.1)
