@@ -77,47 +77,72 @@ def explain_need(pool: Pool, need_id: str, today: date) -> dict[str, Any] | None
     return body | {"reason": reason, "offerings_considered": offerings[:SHOWN_OFFERINGS], "offerings_count": len(offerings)}
 
 
-def why_unmatched(pool: Pool, need: Need, today: date) -> tuple[str, list[dict[str, Any]]]:
-    """The first reason that holds, and each live offering of the category with its failed rules."""
+class AreaIndex:
+    """The live offerings of each category by where they reach: citywide, by district, by
+    subdistrict. Built once per report or timer tick, so a need's reason looks only at the
+    offerings that reach its household."""
+
+    def __init__(self, pool: Pool, today: date) -> None:
+        self.city: dict[str, list[Offering]] = defaultdict(list)
+        self.district: dict[tuple[str, str], list[Offering]] = defaultdict(list)
+        self.subdistrict: dict[tuple[str, str], list[Offering]] = defaultdict(list)
+        for offering in pool.live_offerings(today):
+            area = offering.record.service_area
+            if not area.districts and not area.subdistricts:
+                self.city[offering.category].append(offering)
+            for d in area.districts:
+                self.district[(offering.category, d)].append(offering)
+            for s in area.subdistricts:
+                self.subdistrict[(offering.category, s)].append(offering)
+
+    def reaching(self, category: str, district: str | None, subdistrict: str | None) -> list[Offering]:
+        found = {o.offering_id: o for o in self.city.get(category, ())}
+        if district:
+            found |= {o.offering_id: o for o in self.district.get((category, district), ())}
+        if subdistrict:
+            found |= {o.offering_id: o for o in self.subdistrict.get((category, subdistrict), ())}
+        return [found[k] for k in sorted(found)]
+
+
+def why_unmatched(pool: Pool, need: Need, today: date, index: AreaIndex | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """The first reason that holds, and each live offering reaching the household with the rules
+    it fails there."""
     household = pool.households.get(need.household_id)
     if household is not None and need.category in household.served_categories:
         return "already_served", []
-    same_category = [o for o in _live(pool, today) if o.category == need.category]
+    index = index or AreaIndex(pool, today)
+    reaching = index.reaching(need.category, household.district if household else None, household.subdistrict if household else None)
+    if not reaching:
+        return "no_offering_in_area", []
     looked = []
-    for offering in same_category:
-        checks = pool.checks(need, offering, today)
-        looked.append({"offering_id": offering.offering_id, "failed": failed(checks)})
-    in_area = [o for o in looked if "service_area" not in o["failed"]]
-    if not in_area:
-        return "no_offering_in_area", looked
-    with_units = [o for o in in_area if "capacity" not in o["failed"]]
+    with_units = []
+    for offering in reaching:
+        if pool.free_units(offering.offering_id) <= 0:
+            looked.append({"offering_id": offering.offering_id, "failed": ["capacity"]})
+            continue
+        rules = failed(pool.checks(need, offering, today))
+        looked.append({"offering_id": offering.offering_id, "failed": rules})
+        with_units.append(rules)
     if not with_units:
         return "no_capacity", looked
-    rules_met = [o for o in with_units if not (set(o["failed"]) - {"not_declined"})]
+    rules_met = [rules for rules in with_units if not (set(rules) - {"not_declined"})]
     if not rules_met:
         return "not_eligible", looked
-    if all("not_declined" in o["failed"] for o in rules_met):
+    if all("not_declined" in rules for rules in rules_met):
         return "declined_by_all", looked
     return "waiting_for_round", looked
-
-
-def _live(pool: Pool, today: date) -> list[Offering]:
-    return pool.live_offerings(today)
 
 
 def unmet_report(pool: Pool, today: date, category: str | None = None, district: str | None = None) -> dict[str, Any]:
     """Open needs without a proposal, by category x district: how many, why, how long waited."""
     cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(lambda: {"count": 0, "reasons": Counter(), "waiting": []})
-    live = _live(pool, today)
-    by_category: dict[str, list[Offering]] = defaultdict(list)
-    for offering in live:
-        by_category[offering.category].append(offering)
+    index = AreaIndex(pool, today)
     for need in pool.open_unproposed():
         household = pool.households.get(need.household_id)
         where = (household.district if household else None) or "unknown"
         if (category and need.category != category) or (district and where != district):
             continue
-        reason = _quick_reason(pool, need, by_category.get(need.category, []), today)
+        reason, _ = why_unmatched(pool, need, today, index)
         cell = cells[(need.category, where)]
         cell["count"] += 1
         cell["reasons"][reason] += 1
@@ -131,34 +156,6 @@ def unmet_report(pool: Pool, today: date, category: str | None = None, district:
             "waiting_days": {"mean": round(sum(waited) / len(waited), 1), "median": waited[len(waited) // 2], "max": waited[-1]},
         })
     return {"as_of": today.isoformat(), "reasons": list(UNMATCHED_REASONS), "cells": rows, "total": sum(r["open_needs"] for r in rows)}
-
-
-def _quick_reason(pool: Pool, need: Need, offerings: list[Offering], today: date) -> str:
-    """`why_unmatched` over the category's live offerings only (already gathered)."""
-    household = pool.households.get(need.household_id)
-    if household is not None and need.category in household.served_categories:
-        return "already_served"
-    seen = {"area": False, "units": False, "rules": False, "open": False}
-    for offering in offerings:
-        rules = set(failed(pool.checks(need, offering, today)))
-        if "service_area" in rules:
-            continue
-        seen["area"] = True
-        if "capacity" in rules:
-            continue
-        seen["units"] = True
-        if rules - {"not_declined"}:
-            continue
-        seen["rules"] = True
-        if "not_declined" not in rules:
-            return "waiting_for_round"
-    if not seen["area"]:
-        return "no_offering_in_area"
-    if not seen["units"]:
-        return "no_capacity"
-    if not seen["rules"]:
-        return "not_eligible"
-    return "declined_by_all"
 
 
 def fairness_report(pool: Pool, now: datetime, days: int) -> dict[str, Any]:

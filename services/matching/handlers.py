@@ -27,7 +27,7 @@ from kit.jobs import JobRunner
 from kit.logs import bound_to_event, get_logger
 from kit.service import ServiceRuntime
 from services.matching.candidates import RoundPlan
-from services.matching.explain import why_unmatched
+from services.matching.explain import AreaIndex, why_unmatched
 from services.matching.lifecycle import ImpossibleTransition
 from services.matching.pool import Pool, UnknownProposal
 from services.matching.rounds import chosen, prepare
@@ -262,7 +262,8 @@ class Matching:
     def tick(self) -> None:
         now = self.clock()
         expired = self.pool.expire(now)
-        warned = self.pool.overdue(now, lambda need: why_unmatched(self.pool, need, now.date())[0], self.settings.overdue_per_tick)
+        index = AreaIndex(self.pool, now.date())
+        warned = self.pool.overdue(now, lambda need: why_unmatched(self.pool, need, now.date(), index)[0], self.settings.overdue_per_tick)
         if self.pool.changes:
             self._commit_pool_changes()
         if expired or warned:
