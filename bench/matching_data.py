@@ -41,12 +41,12 @@ def households(count: int, rng: random.Random) -> dict[str, Household]:
     return found
 
 
-def needs(count: int, households: dict[str, Household], rng: random.Random) -> list[Need]:
+def needs(count: int, households: dict[str, Household], rng: random.Random, waited_days: int = 300) -> list[Need]:
     ids = sorted(households)
     found = []
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(count):
-        assessed = TODAY - timedelta(days=rng.randint(0, 300))
+        assessed = TODAY - timedelta(days=rng.randint(0, waited_days))
         found.append(
             Need(
                 need_id=f"CA:n{i:07d}", household_id=ids[i % len(ids)], category=rng.choice(CATEGORIES).value,
@@ -89,7 +89,9 @@ def offerings(count: int, total_units: int, rng: random.Random) -> list[Offering
     return found
 
 
-def pool(needs_count: int, offerings_count: int, units: int, seed: int = 7) -> tuple[dict[str, Household], list[Need], list[Offering]]:
+def pool(
+    needs_count: int, offerings_count: int, units: int, seed: int = 7, waited_days: int = 300
+) -> tuple[dict[str, Household], list[Need], list[Offering]]:
     rng = random.Random(seed)
     homes = households(max(1, needs_count * 7 // 10), rng)
-    return homes, needs(needs_count, homes, rng), offerings(offerings_count, units, rng)
+    return homes, needs(needs_count, homes, rng, waited_days), offerings(offerings_count, units, rng)

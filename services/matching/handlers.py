@@ -37,6 +37,7 @@ from services.matching.settings import MatchingSettings
 
 log = get_logger("services.matching")
 ROUND_JOB = "matching.round"
+COMMIT_CHUNK = 2000  # proposals per transaction when a round commits
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Matching:
         self._poked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.rounds = 0
+        self.round_running = False
         self.last_round: dict[str, object] = {}
 
     def _new_pool(self) -> Pool:
@@ -217,10 +219,13 @@ class Matching:
                 self._poked.set()
                 continue
             try:
+                self.round_running = True
                 await self.run_round()
             except Exception as error:
                 log.error("round failed; its needs wait for the next", error=repr(error))
                 await asyncio.sleep(1.0)
+            finally:
+                self.round_running = False
 
     async def run_round(self) -> int:
         """One round over the work the pool has gathered; returns how many proposals it made."""
@@ -235,8 +240,11 @@ class Matching:
             self.pool.waiting |= {n.need_id for n in prepared.needs}
             raise
         picks = chosen(prepared, plan)
-        made = self.pool.commit_round(picks, self.clock())
-        self._commit_pool_changes()
+        made = []
+        for start in range(0, len(picks), COMMIT_CHUNK):  # a large round must not hold the loop for long
+            made += self.pool.commit_round(picks[start : start + COMMIT_CHUNK], self.clock())
+            self._commit_pool_changes()
+            await asyncio.sleep(0)
         self.rounds += 1
         self.metrics.proposals.inc(len(made))
         seconds = time.perf_counter() - started

@@ -56,6 +56,9 @@ def matching_router(matching: Matching, clock: Callable[[], datetime]) -> APIRou
 
     @router.get("/rounds/last", summary="What the last round did and how long it took")
     async def last_round(_: Staff) -> dict[str, Any]:
-        return {"rounds": matching.rounds, "last": matching.last_round, "waiting": len(matching.pool.waiting)}
+        return {
+            "rounds": matching.rounds, "running": matching.round_running, "caught_up": matching.catch_up.caught_up(),
+            "last": matching.last_round, "waiting": len(matching.pool.waiting),
+        }
 
     return router
