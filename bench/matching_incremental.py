@@ -119,15 +119,22 @@ def applied(url: str) -> float:
     return 0.0
 
 
+def seen_records(url: str) -> float:
+    return sum(float(line.split()[-1]) for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+               if line.startswith("matching_events_total{"))
+
+
 def wait_settled(url: str, events: int, timeout: float) -> dict:  # type: ignore[type-arg]
-    """Until every event is applied and no round has run for two seconds."""
+    """Until every event is applied, no round has run and no record come in for two seconds
+    (matching reads its own proposals back: those too)."""
     deadline = time.monotonic() + timeout
     last, still_since = None, time.monotonic()
     while time.monotonic() < deadline:
         rounds = httpx.get(f"{url}/rounds/last", headers=STAFF, timeout=30).json()
         if applied(url) >= events and rounds["waiting"] == 0 and rounds["caught_up"] and not rounds["running"]:
-            if rounds["rounds"] != last:
-                last, still_since = rounds["rounds"], time.monotonic()
+            now = (rounds["rounds"], seen_records(url))
+            if now != last:
+                last, still_since = now, time.monotonic()
             elif time.monotonic() - still_since > 2:
                 return rounds
         time.sleep(0.5)
@@ -220,7 +227,7 @@ async def run(args: argparse.Namespace, hub: HubSettings, work: Path) -> None:
         first = wait_settled(url, total_events, timeout=900)
         rebuilt_s = time.perf_counter() - started
         print(f"pool published: {total_events:,} events in {published_s:.1f} s; matching rebuilt it from the topics and ran its rounds "
-              f"in {rebuilt_s:.1f} s ({first['rounds']} rounds; last: {first['last']})")
+              f"in {rebuilt_s:.1f} s ({first['rounds']} rounds; the last: {first['last']})")
         await publish(hub, HOUSEHOLD_STATE, [state_event(h) for h in new_households])
         wait_settled(url, total_events + len(new_households), timeout=120)
 

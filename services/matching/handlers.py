@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaMessage
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -37,6 +38,7 @@ from services.matching.settings import MatchingSettings
 
 log = get_logger("services.matching")
 ROUND_JOB = "matching.round"
+EMITTED_KEPT = 500_000
 COMMIT_CHUNK = 2000  # proposals per transaction when a round commits
 
 
@@ -92,6 +94,9 @@ class Matching:
         self.catch_up = CatchUp()
         self._poked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Events this process published, until it reads them back (or forgets the oldest): those
+        # need no parsing and no applied-id row. After a restart they are applied as seen.
+        self._emitted: dict[str, bool] = {}
         self.rounds = 0
         self.round_running = False
         self.last_round: dict[str, object] = {}
@@ -161,7 +166,11 @@ class Matching:
         events = []
         for delivery in deliveries:
             try:
-                events.append(HUB_EVENTS.parse_latest(delivery.value))
+                body = orjson.loads(delivery.value)
+                if isinstance(body, dict) and self._emitted.pop(body.get("event_id"), None) is not None:
+                    self.metrics.events.labels("own").inc()  # ours, read back: already in the pool and the database
+                    continue
+                events.append(HUB_EVENTS.parse_latest(body))
             except ValueError as error:  # JSON, validation and unknown types are all ValueErrors
                 self.metrics.events.labels("unreadable").inc()
                 log.warning("unreadable record skipped", position=delivery.position, error=type(error).__name__)
@@ -196,6 +205,9 @@ class Matching:
         save_changes(uow.session.connection(), self.pool, changes)
         for event in changes.events:
             uow.emit(MATCHES, event)
+            self._emitted[event.event_id] = True
+        while len(self._emitted) > EMITTED_KEPT:
+            del self._emitted[next(iter(self._emitted))]
 
     def _commit_pool_changes(self) -> None:
         try:

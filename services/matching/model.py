@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 
 from contracts.catalogue import PROGRAMMES, Category
 from contracts.hub import OfferingDataV2
@@ -23,10 +24,14 @@ class Household:
     programmes: list[str] = field(default_factory=list)
     received: dict[str, int] = field(default_factory=dict)  # category -> benefits this year
 
-    @property
+    @cached_property
     def served_categories(self) -> frozenset[str]:
-        """Categories of help the household receives now, from any source (programmes held)."""
+        """Categories of help the household receives now, from any source (programmes held).
+        Kept once worked out: whoever changes `programmes` calls `programmes_changed`."""
         return frozenset(PROGRAMMES[p].category.value for p in self.programmes if p in PROGRAMMES)
+
+    def programmes_changed(self) -> None:
+        self.__dict__.pop("served_categories", None)
 
     @property
     def disabled(self) -> bool:

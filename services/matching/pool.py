@@ -199,6 +199,7 @@ class Pool:
         h.colour = data.colour.value if data.colour else h.colour
         h.size = max(h.size, data.person_count)
         h.programmes = sorted(data.programmes)
+        h.programmes_changed()
         h.received = {r.category.value: r.benefits for r in data.received_this_year}
         listed = set(data.open_needs)
         for need_id in sorted(self.needs_of.get(event.household_id, ())):
