@@ -26,7 +26,7 @@ from contracts.topics import MATCHES, Topic
 from kit.broker import Delivery, client_options, deliveries_of
 from kit.jobs import JobRunner
 from kit.logs import bound_to_event, get_logger
-from kit.service import ServiceRuntime
+from kit.service import BatchSurvivors, ServiceRuntime
 from services.matching.candidates import RoundPlan
 from services.matching.explain import AreaIndex, why_unmatched
 from services.matching.lifecycle import ImpossibleTransition
@@ -97,6 +97,9 @@ class Matching:
         # Events this process published, until it reads them back (or forgets the oldest): those
         # need no parsing and no applied-id row. After a restart they are applied as seen.
         self._emitted: dict[str, bool] = {}
+        # The pool is hundreds of thousands of long-lived objects: no collection walks them
+        # again and again while a batch or a round allocates (see kit.service.BatchSurvivors).
+        self._survivors = BatchSurvivors()
         self.rounds = 0
         self.round_running = False
         self.last_round: dict[str, object] = {}
@@ -105,8 +108,10 @@ class Matching:
         return Pool(self.weights, timedelta(seconds=self.settings.proposal_deadline_seconds))
 
     def load(self) -> None:
-        self.pool = self._new_pool()
-        load_pool(self.runtime.engine, self.pool)
+        """Read the pool from the database; it replaces the one in use only once complete."""
+        pool = self._new_pool()
+        load_pool(self.runtime.engine, pool)
+        self.pool = pool
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -149,9 +154,9 @@ class Matching:
 
     async def on_events(self, message: KafkaMessage) -> None:
         deliveries = deliveries_of(message)
-        events = self._read(deliveries)
         try:
-            self._apply(events)
+            with self._survivors.batch():
+                self._apply(self._read(deliveries))
         except Exception as error:
             log.error("batch failed, nothing recorded; it will be redelivered", error=type(error).__name__,
                       first=deliveries[0].position, last=deliveries[-1].position)
@@ -242,7 +247,8 @@ class Matching:
     async def run_round(self) -> int:
         """One round over the work the pool has gathered; returns how many proposals it made."""
         started = time.perf_counter()
-        prepared = prepare(self.pool, self.clock(), self.settings.candidates_per_need)
+        with self._survivors.batch():
+            prepared = prepare(self.pool, self.clock(), self.settings.candidates_per_need)
         if prepared is None:
             return 0
         snapshot = time.perf_counter() - started
@@ -254,8 +260,9 @@ class Matching:
         picks = chosen(prepared, plan)
         made = []
         for start in range(0, len(picks), COMMIT_CHUNK):  # a large round must not hold the loop for long
-            made += self.pool.commit_round(picks[start : start + COMMIT_CHUNK], self.clock())
-            self._commit_pool_changes()
+            with self._survivors.batch():
+                made += self.pool.commit_round(picks[start : start + COMMIT_CHUNK], self.clock())
+                self._commit_pool_changes()
             await asyncio.sleep(0)
         self.rounds += 1
         self.metrics.proposals.inc(len(made))

@@ -91,6 +91,7 @@ class Pool:
         self.open_by_offering: dict[str, set[str]] = defaultdict(set)
         self.refused: set[tuple[str, str]] = set()  # (need, offering) never to be proposed again
         self.needs_of: dict[str, set[str]] = defaultdict(set)
+        self._arrival: dict[str, int] = {}  # need id -> the order it was recorded in: rounds index needs so
         # Work for the next round: needs new or back in the pool, categories with units freed.
         self.waiting: set[str] = set()
         self.fresh_categories: set[str] = set()
@@ -101,9 +102,10 @@ class Pool:
     def load(self, households: list[Household], needs: list[Need], offerings: list[Offering], proposals: list[Proposal]) -> None:
         for h in households:
             self.households[h.household_id] = h
-        for n in needs:
+        for n in sorted(needs, key=lambda n: (n.recorded_at, n.need_id)):
             self.needs[n.need_id] = n
             self.needs_of[n.household_id].add(n.need_id)
+            self._arrival[n.need_id] = len(self._arrival)
         for o in offerings:
             self.offerings[o.offering_id] = o
         for p in proposals:
@@ -233,6 +235,7 @@ class Pool:
             assessed_on=data.assessed_on, recorded_at=event.occurred_at,
         )
         self.needs_of[event.household_id].add(data.need_id)
+        self._arrival[data.need_id] = len(self._arrival)
         self.changes.needs.add(data.need_id)
         self.waiting.add(data.need_id)
 
@@ -440,7 +443,8 @@ class Pool:
         self.waiting, self.fresh_categories = set(), set()
         needs = [self.needs[i] for i in ids if i in self.needs]
         needs = [n for n in needs if n.status == "open" and n.need_id not in self.open_by_need]
-        return sorted(needs, key=lambda n: (n.recorded_at, n.need_id))
+        arrival = self._arrival
+        return sorted(needs, key=lambda n: arrival[n.need_id])
 
     def live_offerings(self, today: date) -> list[Offering]:
         return sorted((o for o in self.offerings.values() if o.live_on(today)), key=lambda o: o.offering_id)
