@@ -32,7 +32,6 @@ HOUSEHOLD_CATEGORIES = [c.value for c in HouseholdCategory]
 COLOURS = [c.value for c in ColourStatus]
 UNKNOWN_HOUSEHOLD_CATEGORY = 1 << len(HOUSEHOLD_CATEGORIES)
 UNKNOWN_COLOUR = 1 << len(COLOURS)
-ALL_AGES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
 
 def _age_mask(low: int, high: int) -> tuple[int, int]:
@@ -161,36 +160,41 @@ def need_arrays(needs: list[Need], households: dict[str, Household], weights: Pr
     )
 
 
-def offering_arrays(offerings: list[Offering], free: dict[str, int]) -> OfferingArrays:
-    m = len(offerings)
-    arrays = OfferingArrays(
-        ids=[o.offering_id for o in offerings],
-        category=np.array([CATEGORIES.index(o.category) for o in offerings], dtype=np.int64),
-        household_categories=np.zeros(m, dtype=np.int64),
-        colours=np.zeros(m, dtype=np.int64),
-        ages_low=np.zeros(m, dtype=np.uint64),
-        ages_high=np.zeros(m, dtype=np.uint64),
-        any_age=np.array([o.record.eligibility.min_age is None and o.record.eligibility.max_age is None for o in offerings], dtype=bool),
-        disability=np.array([o.record.eligibility.disability_required for o in offerings], dtype=bool),
-        residence=np.array([o.record.eligibility.registered_residence_required for o in offerings], dtype=bool),
-        districts=[list(o.record.service_area.districts) for o in offerings],
-        subdistricts=[list(o.record.service_area.subdistricts) for o in offerings],
-        free=np.array([free.get(o.offering_id, 0) for o in offerings], dtype=np.int64),
-    )
-    for j, o in enumerate(offerings):
+def offering_code(o: Offering) -> tuple:  # type: ignore[type-arg]
+    """What a round needs of an offering's record, as plain values; kept on the offering."""
+    if o.code is None:
         rules = o.record.eligibility
         allowed = [c.value for c in rules.household_categories]
-        arrays.household_categories[j] = (
-            sum(1 << HOUSEHOLD_CATEGORIES.index(c) for c in allowed) if allowed else (UNKNOWN_HOUSEHOLD_CATEGORY << 1) - 1
-        )
         colours = [c.value for c in rules.colours]
-        arrays.colours[j] = sum(1 << COLOURS.index(c) for c in colours) if colours else (UNKNOWN_COLOUR << 1) - 1
-        if rules.min_age is None and rules.max_age is None:
-            arrays.ages_low[j] = arrays.ages_high[j] = ALL_AGES
-        else:
-            low, high = _age_mask(rules.min_age or 0, rules.max_age if rules.max_age is not None else 127)
-            arrays.ages_low[j], arrays.ages_high[j] = low, high
-    return arrays
+        any_age = rules.min_age is None and rules.max_age is None
+        low, high = (0, 0) if any_age else _age_mask(rules.min_age or 0, rules.max_age if rules.max_age is not None else 127)
+        o.code = (
+            CATEGORIES.index(o.category),
+            sum(1 << HOUSEHOLD_CATEGORIES.index(c) for c in allowed) if allowed else (UNKNOWN_HOUSEHOLD_CATEGORY << 1) - 1,
+            sum(1 << COLOURS.index(c) for c in colours) if colours else (UNKNOWN_COLOUR << 1) - 1,
+            low, high, any_age, rules.disability_required, rules.registered_residence_required,
+            list(o.record.service_area.districts), list(o.record.service_area.subdistricts),
+        )
+    return o.code
+
+
+def offering_arrays(offerings: list[Offering], free: dict[str, int]) -> OfferingArrays:
+    codes = [offering_code(o) for o in offerings]
+    column = list(zip(*codes, strict=True)) if codes else [()] * 10
+    return OfferingArrays(
+        ids=[o.offering_id for o in offerings],
+        category=np.array(column[0], dtype=np.int64),
+        household_categories=np.array(column[1], dtype=np.int64),
+        colours=np.array(column[2], dtype=np.int64),
+        ages_low=np.array(column[3], dtype=np.uint64),
+        ages_high=np.array(column[4], dtype=np.uint64),
+        any_age=np.array(column[5], dtype=bool),
+        disability=np.array(column[6], dtype=bool),
+        residence=np.array(column[7], dtype=bool),
+        districts=list(column[8]),
+        subdistricts=list(column[9]),
+        free=np.array([free.get(o.offering_id, 0) for o in offerings], dtype=np.int64),
+    )
 
 
 def generate(round_input: RoundInput) -> Pairs:

@@ -68,6 +68,12 @@ class Offering:
     offering_id: str
     record: OfferingDataV2
     updated_at: datetime
+    # What a round needs of the record, worked out once (candidates.offering_code); a new record clears it.
+    code: tuple | None = field(default=None, repr=False, compare=False)  # type: ignore[type-arg]
+
+    def replace_record(self, record: OfferingDataV2) -> None:
+        self.record = record
+        self.code = None
 
     @property
     def category(self) -> str:

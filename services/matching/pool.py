@@ -89,6 +89,7 @@ class Pool:
         self.proposals: dict[str, Proposal] = {}
         self.open_by_need: dict[str, str] = {}  # need id -> its open proposal's match id
         self.open_by_offering: dict[str, set[str]] = defaultdict(set)
+        self.held: dict[str, int] = defaultdict(int)  # offering id -> units its open proposals hold
         self.refused: set[tuple[str, str]] = set()  # (need, offering) never to be proposed again
         self.needs_of: dict[str, set[str]] = defaultdict(set)
         self._arrival: dict[str, int] = {}  # need id -> the order it was recorded in: rounds index needs so
@@ -117,6 +118,7 @@ class Pool:
         if p.state in OPEN:
             self.open_by_need[p.need_id] = p.match_id
             self.open_by_offering[p.offering_id].add(p.match_id)
+            self.held[p.offering_id] += p.quantity
         elif p.state in REFUSED:
             self.refused.add((p.need_id, p.offering_id))
 
@@ -130,8 +132,7 @@ class Pool:
         offering = self.offerings.get(offering_id)
         if offering is None:
             return 0
-        held = sum(self.proposals[m].quantity for m in self.open_by_offering.get(offering_id, ()))
-        return offering.record.quantity_remaining - held
+        return offering.record.quantity_remaining - self.held.get(offering_id, 0)
 
     def open_unproposed(self) -> list[Need]:
         return [n for n in self.needs.values() if n.status == "open" and n.need_id not in self.open_by_need]
@@ -272,7 +273,7 @@ class Pool:
         offering = self.offerings.get(event.data.offering_id)
         if offering is None:
             return
-        offering.record = offering.record.model_copy(update={"status": "withdrawn"})
+        offering.replace_record(offering.record.model_copy(update={"status": "withdrawn"}))
         offering.updated_at = max(offering.updated_at, event.occurred_at)
         self.changes.offerings.add(offering.offering_id)
         self._cancel_on_offering(offering.offering_id, "offering_withdrawn", "offering withdrawn by its organisation", now, only_proposed=False)
@@ -328,8 +329,7 @@ class Pool:
         known.reason_code = data.reason_code if isinstance(event, MatchCancelled) else "expire"
         known.reason = data.reason
         known.closed_at = event.occurred_at
-        self.open_by_need.pop(known.need_id, None)
-        self.open_by_offering[known.offering_id].discard(known.match_id)
+        self._release(known)
         if known.state in REFUSED:
             self.refused.add((known.need_id, known.offering_id))
         self.changes.proposals.add(known.match_id)
@@ -344,7 +344,7 @@ class Pool:
         if offering is not None and offering.updated_at < event.occurred_at:
             # The organisation's own record of the units left has not come yet: count them gone.
             remaining = max(0, offering.record.quantity_remaining - event.data.quantity)
-            offering.record = offering.record.model_copy(update={"quantity_remaining": remaining})
+            offering.replace_record(offering.record.model_copy(update={"quantity_remaining": remaining}))
             self.changes.offerings.add(offering.offering_id)
 
     # --- transitions ----------------------------------------------------------------------
@@ -361,8 +361,7 @@ class Pool:
         if state in OPEN:
             return
         proposal.closed_at = occurred_at or now
-        self.open_by_need.pop(proposal.need_id, None)
-        self.open_by_offering[proposal.offering_id].discard(proposal.match_id)
+        self._release(proposal)
         offering = self.offerings.get(proposal.offering_id)
         if offering is not None:
             self.fresh_categories.add(offering.category)
@@ -382,13 +381,23 @@ class Pool:
                 )
             )
 
+    def _release(self, proposal: Proposal) -> None:
+        self.open_by_need.pop(proposal.need_id, None)
+        self.open_by_offering[proposal.offering_id].discard(proposal.match_id)
+        self.held[proposal.offering_id] -= proposal.quantity
+
     # --- the timer ---------------------------------------------------------------------------
 
     def expire(self, now: datetime) -> int:
         """Proposals unanswered by their deadline expire; offerings past their validity lose
         their unanswered proposals. Returns how many proposals closed."""
         closed = 0
-        for proposal in sorted((p for p in self.proposals.values() if p.state == "proposed"), key=lambda p: p.match_id):
+        today = now.date()
+        due = [
+            p for p in self.proposals.values()
+            if p.state == "proposed" and (p.expires_at <= now or self._validity_ended(p.offering_id, today))
+        ]
+        for proposal in sorted(due, key=lambda p: p.match_id):
             if proposal.expires_at <= now:
                 self._transition(proposal, "expire", now, reason="no answer by the deadline")
                 self.changes.events.append(
@@ -400,25 +409,28 @@ class Pool:
                 )
                 closed += 1
             else:
-                offering = self.offerings.get(proposal.offering_id)
-                if offering is not None and offering.record.valid_until < now.date():
-                    self._transition(proposal, "cancel", now, cancel=("offering_closed", "the offering's validity ended"))
-                    closed += 1
+                self._transition(proposal, "cancel", now, cancel=("offering_closed", "the offering's validity ended"))
+                closed += 1
         return closed
+
+    def _validity_ended(self, offering_id: str, today: date) -> bool:
+        offering = self.offerings.get(offering_id)
+        return offering is not None and offering.record.valid_until < today
 
     def overdue(self, now: datetime, reason_of: Callable[[Need], str], limit: int) -> int:
         """Warn once for each open, unproposed need that has waited longer than its urgency
         allows; at most `limit` a call (the rest at the next)."""
         warned = 0
-        for need in sorted(self.open_unproposed(), key=lambda n: n.need_id):
-            if need.overdue_sent:
-                continue
+        today = now.date()
+        late = [
+            n for n in self.open_unproposed()
+            if not n.overdue_sent and waiting_days(n, today) > self.weights.overdue_after(n.urgency)
+        ]
+        for need in sorted(late, key=lambda n: n.need_id):
             if warned >= limit:
                 break
-            days = waiting_days(need, now.date())
+            days = waiting_days(need, today)
             allowed = self.weights.overdue_after(need.urgency)
-            if days <= allowed:
-                continue
             household = self.households.get(need.household_id)
             need.overdue_sent = True
             self.changes.needs.add(need.need_id)
