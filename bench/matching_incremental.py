@@ -247,6 +247,7 @@ async def run(args: argparse.Namespace, hub: HubSettings, work: Path) -> None:
         print(f"rounds during the stream: {after_rounds['rounds'] - first['rounds']}; last: {after_rounds['last']}")
         print(f"matching's peak resident memory: {resident_mb(process.pid):,.0f} MB")
         print(describe(before, after))
+        print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()[0]:.1f}, {os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores")
         print("shared machine (2 cores, other workers running); the broker, the service and this bench share them")
     finally:
         process.terminate()

@@ -12,6 +12,7 @@ candidates for comparison. Peak memory is the process's maximum resident set.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -68,6 +69,7 @@ def main() -> None:
     print(f"optimal - greedy: {gain:+,} points ({100 * gain / baseline.total:+.2f}%), {len(optimum) - len(baseline):+,} proposals")
     print(f"peak resident memory: {peak:,.0f} MB (of which the synthetic pool's objects: {rss_data:,.0f} MB)")
     print(describe(before, after))
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()[0]:.1f}, {os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores")
     print("shared machine (2 cores, other workers running): figures vary from run to run")
 
 

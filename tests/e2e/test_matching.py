@@ -11,7 +11,7 @@ import httpx
 
 from bench.ledger_tools import read_until
 from contracts.envelope import Event
-from contracts.hub import MatchProposedV2
+from contracts.hub import MatchExpired, MatchProposedV2
 from contracts.topics import CANONICAL, HOUSEHOLD_STATE, MATCHES, OFFERINGS
 from tests.matching_events import (
     declined,
@@ -104,3 +104,40 @@ async def test_a_household_already_served_in_the_category_is_never_proposed(star
     assert [p.household_id for p in made] == ["h2"]
     with httpx.Client(base_url=matching.url, headers=STAFF, timeout=10) as client:
         assert client.get("/needs/CA:n1/explanation").json()["reason"] == "already_served"
+
+
+async def test_no_answer_by_the_deadline_expires_and_the_need_goes_elsewhere(start_service, hub, database_url) -> None:
+    start_service("matching", database_url, HUB_MATCHING_ROUND_WINDOW_SECONDS="0.1", HUB_MATCHING_TIMER_SECONDS="0.5",
+                  HUB_MATCHING_PROPOSAL_DEADLINE_SECONDS="2")
+    await publish(hub, HOUSEHOLD_STATE, [household_state("h1")])
+    await publish(hub, CANONICAL, [need_recorded("CA:n1", "h1")])
+    await publish(hub, OFFERINGS, [offering_published("o1", units=1, area={"subdistricts": ["310104-01"]}),
+                                   offering_published("o2", units=1)])
+    events = await read_until(hub, MATCHES, count_at_least(2), timeout=30)
+    first, second = proposals(events)
+    assert (first.data.offering_id, second.data.offering_id) == ("o1", "o2")
+    (expired,) = [e for e in events if isinstance(e, MatchExpired)]
+    assert expired.data.match_id == first.data.match_id
+
+
+async def test_a_new_database_rebuilds_the_pool_from_the_topics(start_service, hub, databases) -> None:
+    first_url, second_url = databases.new_url("one"), databases.new_url("two")
+    first = start_service("matching", first_url, **FAST)
+    await publish(hub, HOUSEHOLD_STATE, [household_state("h1"), household_state("h2")])
+    await publish(hub, CANONICAL, [need_recorded("CA:n1", "h1", urgency=5), need_recorded("CA:n2", "h2", urgency=1)])
+    await publish(hub, OFFERINGS, [offering_published("o1", units=1)])
+    (proposal,) = proposals(await read_until(hub, MATCHES, count_at_least(1), timeout=20))
+    time.sleep(1.0)
+    first.stop()
+
+    second = start_service("matching", second_url, **FAST)  # an empty database: everything from the topics
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=second.url, headers=STAFF, timeout=10) as client:
+        while client.get("/needs/CA:n2/explanation").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert client.get("/needs/CA:n1/explanation").json()["reason"] == "proposed"
+        assert client.get(f"/matches/{proposal.data.match_id}/explanation").json()["state"] == "proposed"
+        assert client.get("/needs/CA:n2/explanation").json()["reason"] == "no_capacity"
+    time.sleep(1.5)
+    assert len(proposals(await read_until(hub, MATCHES, lambda e: False, timeout=1))) == 1  # o1's one unit is not promised twice
