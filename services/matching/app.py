@@ -46,7 +46,7 @@ def build(settings: MatchingSettings) -> tuple[ServiceRuntime, FastAPI]:
     group = f"{settings.hub.topic_namespace}{settings.consumer_group}-{pool_generation(runtime.engine)}"
     jobs = JobRunner(workers=settings.solver_workers)
     jobs.register(ROUND_JOB, plan_round)
-    matching = Matching(runtime, settings, weights, jobs, MatchingMetrics.on(runtime.metrics), CONSUMED)
+    matching = Matching(runtime, settings, weights, jobs, MatchingMetrics.on(runtime.metrics), CONSUMED, group)
     runtime.broker.subscriber(
         *(runtime.topic_name(t) for t in CONSUMED),
         batch=True,

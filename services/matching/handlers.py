@@ -81,8 +81,9 @@ class CatchUp:
 class Matching:
     def __init__(
         self, runtime: ServiceRuntime, settings: MatchingSettings, weights: PriorityWeights, jobs: JobRunner,
-        metrics: MatchingMetrics, topics: list[Topic], clock: Callable[[], datetime] = utc_now,
+        metrics: MatchingMetrics, topics: list[Topic], group_id: str, clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self.group_id = group_id
         self.runtime = runtime
         self.settings = settings
         self.weights = weights
@@ -136,14 +137,20 @@ class Matching:
         await self.jobs.stop()
 
     async def _end_offsets(self) -> dict[tuple[str, int], int]:
-        consumer = AIOKafkaConsumer(**client_options(self.runtime.settings.hub), group_id=None, enable_auto_commit=False)
+        """The backlog at start: each partition's end, where the group has not read up to it."""
+        consumer = AIOKafkaConsumer(**client_options(self.runtime.settings.hub), group_id=self.group_id, enable_auto_commit=False)
         try:
             await consumer.start()
             await consumer.topics()
             names = [self.runtime.topic_name(t) for t in self.topics]
             partitions = [TopicPartition(n, p) for n in names for p in sorted(consumer.partitions_for_topic(n) or ())]
             ends = await consumer.end_offsets(partitions) if partitions else {}
-            return {(tp.topic, tp.partition): end for tp, end in ends.items() if end > 0}
+            behind = {}
+            for tp, end in ends.items():
+                committed = await consumer.committed(tp) if end > 0 else None
+                if end > 0 and (committed is None or committed < end):
+                    behind[(tp.topic, tp.partition)] = end
+            return behind
         except Exception as error:  # without the figures, rounds wait out catch_up_seconds
             log.warning("could not read the topics' end offsets", error=repr(error))
             return {("unknown", 0): 1 << 62}

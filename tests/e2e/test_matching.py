@@ -141,3 +141,11 @@ async def test_a_new_database_rebuilds_the_pool_from_the_topics(start_service, h
         assert client.get("/needs/CA:n2/explanation").json()["reason"] == "no_capacity"
     time.sleep(1.5)
     assert len(proposals(await read_until(hub, MATCHES, lambda e: False, timeout=1))) == 1  # o1's one unit is not promised twice
+    second.stop()
+
+    # The same database again: it resumes where its group stopped and proposes without waiting.
+    start_service("matching", second_url, **FAST)
+    started = time.monotonic()
+    await publish(hub, OFFERINGS, [offering_published("o2", units=1)])
+    made = proposals(await read_until(hub, MATCHES, count_at_least(2), timeout=20))
+    assert [p.household_id for p in made] == ["h1", "h2"] and time.monotonic() - started < 15
