@@ -16,6 +16,7 @@ from contracts.topics import CANONICAL, HOUSEHOLD_STATE, MATCHES, OFFERINGS
 from tests.matching_events import (
     declined,
     household_state,
+    metric,
     need_recorded,
     offering_published,
     publish,
@@ -149,3 +150,25 @@ async def test_a_new_database_rebuilds_the_pool_from_the_topics(start_service, h
     await publish(hub, OFFERINGS, [offering_published("o2", units=1)])
     made = proposals(await read_until(hub, MATCHES, count_at_least(2), timeout=20))
     assert [p.household_id for p in made] == ["h1", "h2"] and time.monotonic() - started < 15
+
+
+async def test_unreadable_records_are_skipped_and_repeats_applied_once(start_service, hub, database_url) -> None:
+    matching = start_service("matching", database_url, **FAST)
+    from bench.ledger_tools import producer
+
+    sender = producer(hub)
+    await sender.start()
+    try:
+        for junk in (b"not json", b'{"type": "no.such.event", "schema_version": 1}', b'{"type": "need.recorded", "schema_version": 1}'):
+            await sender.send_and_wait(hub.topic_name(CANONICAL), junk, key=b"h1")
+    finally:
+        await sender.stop()
+    need = need_recorded("CA:n1", "h1")
+    await publish(hub, HOUSEHOLD_STATE, [household_state("h1")])
+    await publish(hub, CANONICAL, [need, need])  # the same event twice
+    await publish(hub, OFFERINGS, [offering_published("o1", units=5)])
+    (proposal,) = proposals(await read_until(hub, MATCHES, count_at_least(1), timeout=20))
+    assert proposal.data.need_id == "CA:n1"
+    assert metric(matching.url, "matching_events_total", 'outcome="unreadable"') == 3
+    assert metric(matching.url, "matching_events_total", 'outcome="duplicate"') == 1
+    assert matching.process is not None and matching.process.poll() is None
