@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -69,6 +70,7 @@ def build(settings: MatchingSettings) -> tuple[ServiceRuntime, FastAPI]:
 
 
 def asyncapi() -> FastStream:
-    """For `faststream docs gen --factory services.matching.app:asyncapi`."""
-    runtime, _ = build(MatchingSettings())
+    """For `faststream docs gen --factory services.matching.app:asyncapi`. Built on a throw-away
+    database: `build` reads the pool's generation, and documenting must not create the real one."""
+    runtime, _ = build(MatchingSettings(database_url=f"sqlite:///{tempfile.mkdtemp(prefix='matching-asyncapi-')}/matching.db"))
     return FastStream(runtime.broker, specification=AsyncAPI(runtime.broker, title=TITLE, description=DESCRIPTION))
