@@ -121,6 +121,7 @@ class Matching:
         self.catch_up = CatchUp(ends=await self._end_offsets(), deadline=time.monotonic() + self.settings.catch_up_seconds)
         log.info("pool loaded", needs=len(self.pool.needs), offerings=len(self.pool.offerings), proposals=len(self.pool.proposals))
         self._tasks = [
+            asyncio.create_task(self.jobs.warm_up(), name="matching-warm-up"),  # the first round need not wait for a worker to start
             asyncio.create_task(self._rounds(), name="matching-rounds"),
             asyncio.create_task(self._timer(), name="matching-timer"),
         ]
