@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from contracts.envelope import Event, new_id
 from contracts.hub import (
     CancelReason,
+    HouseholdMerged,
     HouseholdRecorded,
     HouseholdStateV2,
     MatchAccepted,
@@ -158,6 +159,8 @@ class Pool:
                 self._household_state(event, now)
             case NeedRecorded():
                 self._need_recorded(event, now)
+            case HouseholdMerged():
+                self._households_merged(event, now)
             case NeedClosed():
                 self._close_need(event.data.need_id, "closed", "need_closed", event.data.reason or "closed by its department", now)
             case OfferingPublishedV2() | OfferingChangedV2() | OfferingClosed():
@@ -215,12 +218,35 @@ class Pool:
                     self.changes.needs.add(need_id)
             elif need.seen_open_in_state:
                 self._close_need(need_id, "met", "need_met", "the ledger no longer lists the need open", now)
+        self._cancel_served(h, now)
+        self.waiting |= self._open_unproposed_of(event.household_id)
+
+    def _cancel_served(self, h: Household, now: datetime) -> None:
+        """Unanswered proposals for a category the household now receives are withdrawn."""
         served = h.served_categories
-        for need_id in sorted(self.needs_of.get(event.household_id, ())):
+        for need_id in sorted(self.needs_of.get(h.household_id, ())):
             match_id = self.open_by_need.get(need_id)
             if match_id and self.needs[need_id].category in served and self.proposals[match_id].state == "proposed":
                 self._transition(self.proposals[match_id], "cancel", now, cancel=("household_served", "the household now receives this category"))
-        self.waiting |= self._open_unproposed_of(event.household_id)
+
+    def _households_merged(self, event: HouseholdMerged, now: datetime) -> None:
+        """Intake found several hub households to be one: their needs move to the survivor (their
+        proposals keep the id the organisation was given; answers are found by match id)."""
+        survivor = event.data.surviving_household_id
+        for merged in event.data.merged_household_ids:
+            if merged == survivor:
+                continue
+            if survivor not in self.households and merged in self.households:
+                kept = self.households[merged]
+                self.households[survivor] = replace(kept, household_id=survivor, programmes=list(kept.programmes))
+                self.changes.households.add(survivor)
+            for need_id in sorted(self.needs_of.pop(merged, set())):
+                self.needs[need_id].household_id = survivor
+                self.needs_of[survivor].add(need_id)
+                self.changes.needs.add(need_id)
+        if survivor in self.households:
+            self._cancel_served(self.households[survivor], now)
+        self.waiting |= self._open_unproposed_of(survivor)
 
     def _open_unproposed_of(self, household_id: str) -> set[str]:
         return {

@@ -229,3 +229,18 @@ def test_the_pool_rebuilt_from_its_own_events_holds_the_same_proposals() -> None
     feed(rebuilt, household_state("h1"), proposal, need_recorded("CA:n1", "h1"), offering_published("o1", units=1))
     assert rebuilt.free_units("o1") == 0
     assert run_round(rebuilt) == []
+
+
+def test_merged_households_bring_their_needs_to_the_survivor() -> None:
+    from contracts.hub import HouseholdMerged
+
+    pool = new_pool()
+    feed(pool, household_state("h-old"), need_recorded("CA:n1", "h-old", category="food"), offering_published("o1", units=2))
+    (proposal,) = run_round(pool)
+    feed(pool, household_state("h-new", programmes=("GRAIN_OIL",)))
+    feed(pool, HouseholdMerged(source="intake", household_id="h-new",
+                               data={"surviving_household_id": "h-new", "merged_household_ids": ["h-old"], "reason": "person_merged"}))
+    assert pool.needs["CA:n1"].household_id == "h-new"
+    (cancelled,) = [e for e in outgoing(pool) if isinstance(e, MatchCancelled)]
+    assert (cancelled.data.match_id, cancelled.data.reason_code) == (proposal.data.match_id, "household_served")
+    assert run_round(pool) == []  # the survivor receives food: the need is not proposed again
