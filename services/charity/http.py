@@ -81,7 +81,7 @@ def install_error_answers(app: FastAPI) -> None:
     @app.exception_handler(FieldProblem)
     async def field_problem(_: Request, error: FieldProblem) -> JSONResponse:
         detail = [{"loc": ["body", error.field], "msg": str(error), "type": "value_error"}]
-        return JSONResponse({"detail": detail}, status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return JSONResponse({"detail": detail}, 422)
 
 
 def charity_router(charity: Charity) -> APIRouter:

@@ -102,3 +102,15 @@ def charity_under_test(database_url: str, hub: HubSettings | None = None) -> Ite
             yield CharityUnderTest(client, charity, hub)
     finally:
         engine.dispose()
+
+
+def outbox(charity: Charity) -> list[tuple[str, str | None, Any]]:
+    """What the service has queued to publish: (topic, key, event), oldest first."""
+    from sqlmodel import Session, col, select
+
+    from contracts.hub import HUB_EVENTS
+    from kit.outbox import OutboxMessage
+
+    with Session(charity.engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        return [(r.topic, r.key.decode() if r.key else None, HUB_EVENTS.parse(r.value)) for r in rows]
