@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.catalogue import DISTRICTS, PROGRAMMES, CHARITY_SOURCE, Category
+from contracts.catalogue import CHARITY_SOURCE, DISTRICTS, PROGRAMMES, Category, ColourStatus, HouseholdCategory
 from contracts.hub import Eligibility, OfferingClosedReason, OfferingKind, OfferingStatus, ServiceArea
 
 MAX_QUANTITY = 1_000_000  # a sane bound: more than any one organisation offers in one record
@@ -29,6 +29,18 @@ class EligibilityInput(Eligibility):
         json_schema_extra={"examples": [{"household_categories": ["dibao", "low_income"], "min_age": 60}]},
     )
 
+    household_categories: list[HouseholdCategory] = Field(
+        default_factory=list, max_length=10, description="Assistance categories served (dibao, low_income, ...); empty = any",
+        examples=[["dibao", "low_income"]],
+    )
+    colours: list[ColourStatus] = Field(default_factory=list, max_length=4, description="Colour status served; empty = any",
+                                        examples=[["red", "orange"]])
+    min_age: int | None = Field(default=None, ge=0, le=130, description="At least one member this old or older", examples=[60])
+    max_age: int | None = Field(default=None, ge=0, le=130, description="At least one member this young or younger", examples=[None])
+    disability_required: bool = Field(default=False, description="Only households with a member recorded as disabled", examples=[False])
+    registered_residence_required: bool = Field(default=False, description="Only households with local registered residence (户籍)",
+                                                examples=[False])
+
     @model_validator(mode="after")
     def _ages_in_order(self) -> EligibilityInput:
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
@@ -42,6 +54,11 @@ class ServiceAreaInput(ServiceArea):
     model_config = ConfigDict(
         extra="forbid", frozen=True, json_schema_extra={"examples": [{"districts": ["310104"], "subdistricts": []}]}
     )
+
+    districts: list[str] = Field(default_factory=list, max_length=16, description="District codes (contracts.catalogue.DISTRICTS)",
+                                 examples=[["310104"]])
+    subdistricts: list[str] = Field(default_factory=list, max_length=300, description="Subdistrict (街道/镇) codes: 9 digits from the district's",
+                                    examples=[["310104003"]])
 
     @field_validator("districts")
     @classmethod

@@ -9,9 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.catalogue import Category
-from contracts.hub import Eligibility, ServiceArea
 from services.charity import organisations as rules
 from services.charity.matches import DeclineReason
+from services.charity.offerings import EligibilityInput as Eligibility
+from services.charity.offerings import ServiceAreaInput as ServiceArea
 from services.charity.repository import MatchEntry, Offering, Organisation, OrganisationKey
 
 ORG_ID = "org-3f9c2a1b7d4e"
