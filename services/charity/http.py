@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from contracts.catalogue import Category
@@ -63,6 +64,10 @@ CategoryQuery = Annotated[Category | None, Query(description="Only offerings mee
 DistrictQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="Only offerings delivered in this district (citywide ones too)")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many")]
 Offset = Annotated[int, Query(ge=0, description="Skip this many")]
+
+
+def _json(rows: list[dict[str, Any]]) -> Response:
+    return Response(orjson.dumps(rows), media_type="application/json")
 
 
 def install_error_answers(app: FastAPI) -> None:
@@ -155,7 +160,10 @@ def _offerings(charity: Charity) -> APIRouter:
     async def create(given: OfferingInput, caller: Organisation) -> OfferingOut:
         return OfferingOut.of(await run_in_threadpool(usecases.create_offering, charity, caller, given), promised=0)
 
-    @router.get("/offerings", summary="Offerings: an organisation's own, or all for staff; filter by category, district, open/closed",
+    # The two busiest reads answer with rows straight from the database (the declared model
+    # documents them; its shape is tested against these rows), and run on the event loop: one
+    # indexed query costs less than handing it to a worker thread and back.
+    @router.get("/offerings", response_model=list[OfferingOut], summary="Offerings: an organisation's own, or all for staff; filter by category, district, open/closed",
                 responses=AUTH)
     async def list_offerings(
         caller: OrganisationOrStaff, category: CategoryQuery = None, district: DistrictQuery = None,
@@ -165,7 +173,7 @@ def _offerings(charity: Charity) -> APIRouter:
         limit: Limit = 100, offset: Offset = 0,
     ) -> list[OfferingOut]:
         filters = OfferingFilter(organisation_id, category, district, state, closed, limit, offset)
-        return [OfferingOut.of(o) for o in await run_in_threadpool(usecases.list_offerings, charity, caller, filters)]
+        return _json(usecases.list_offerings(charity, caller, filters))  # type: ignore[return-value]
 
     @router.get("/public/offerings", summary="Anyone: open offerings, without contact details")
     async def public(category: CategoryQuery = None, district: DistrictQuery = None, limit: Limit = 100, offset: Offset = 0) -> list[PublicOfferingOut]:
@@ -197,14 +205,14 @@ def _inbox(charity: Charity) -> APIRouter:
     router = APIRouter(prefix="/inbox", tags=["inbox"], route_class=GuardedRoute)
     MATCH_ERRORS = AUTH | NOT_FOUND | CONFLICT
 
-    @router.get("", summary="Proposals for the organisation's offerings (staff: everyone's)", responses=AUTH)
+    @router.get("", response_model=list[MatchOut], summary="Proposals for the organisation's offerings (staff: everyone's)", responses=AUTH)
     async def list_inbox(
         caller: OrganisationOrStaff,
         state: Annotated[Literal["requested", "accepted", "rejected", "in-progress", "completed", "failed", "cancelled", "expired"] | None,
                          Query(description="Only matches in this state")] = None,
         limit: Limit = 100, offset: Offset = 0,
     ) -> list[MatchOut]:
-        return [MatchOut.of(m) for m in await run_in_threadpool(usecases.inbox, charity, caller, state, limit, offset)]
+        return _json(usecases.inbox(charity, caller, state, limit, offset))  # type: ignore[return-value]
 
     @router.get("/{match_id}", summary="One match", responses=AUTH | NOT_FOUND)
     async def show(match_id: MatchId, caller: OrganisationOrStaff) -> MatchOut:

@@ -129,15 +129,6 @@ class CharityRepository:
             query = query.where(Organisation.status == status)
         return self.session.exec(query.offset(offset).limit(limit)).all()
 
-    def organisation_of_key(self, sha256: str) -> tuple[Organisation, OrganisationKey] | None:
-        """The organisation whose live key has this digest (a revoked key matches nothing)."""
-        query = (
-            select(Organisation, OrganisationKey)
-            .join(OrganisationKey, col(OrganisationKey.organisation_id) == col(Organisation.organisation_id))
-            .where(OrganisationKey.sha256 == sha256, col(OrganisationKey.revoked_at).is_(None))
-        )
-        row = self.session.exec(query).first()
-        return (row[0], row[1]) if row else None
 
     def keys_of(self, organisation_id: str) -> Sequence[OrganisationKey]:
         query = select(OrganisationKey).where(OrganisationKey.organisation_id == organisation_id)
@@ -225,7 +216,70 @@ class CharityRepository:
 
 
 def serves(offering: Offering, district: str) -> bool:
-    """Does the offering deliver in this district (citywide, the district, or one of its subdistricts)?"""
-    if not offering.districts and not offering.subdistricts:
+    return area_serves(offering.districts, offering.subdistricts, district)
+
+
+def area_serves(districts: list[str], subdistricts: list[str], district: str) -> bool:
+    """Does an area cover this district (citywide, the district, or one of its subdistricts)?"""
+    if not districts and not subdistricts:
         return True
-    return district in offering.districts or any(s.startswith(district) for s in offering.subdistricts)
+    return district in districts or any(s.startswith(district) for s in subdistricts)
+
+
+# --- reads on the hot paths: Core rows, no ORM objects (a fifth of the cost per request) -----------
+
+_ORG = Organisation.__table__  # type: ignore[attr-defined]
+_KEY = OrganisationKey.__table__  # type: ignore[attr-defined]
+_OFFERING = Offering.__table__  # type: ignore[attr-defined]
+_MATCH = MatchEntry.__table__  # type: ignore[attr-defined]
+MATCH_SHOWN = [c for c in _MATCH.c if c.name not in ("household_id", "organisation_id", "correlation_id", "priority")]
+
+
+def key_holder(connection: sa.Connection, sha256: str) -> sa.Row[Any] | None:
+    """(organisation_id, status, key_id) of the live key with this digest; a revoked key matches nothing."""
+    query = (
+        sa.select(_ORG.c.organisation_id, _ORG.c.status, _KEY.c.key_id)
+        .join_from(_KEY, _ORG, _KEY.c.organisation_id == _ORG.c.organisation_id)
+        .where(_KEY.c.sha256 == sha256, _KEY.c.revoked_at.is_(None))
+    )
+    return connection.execute(query).first()
+
+
+def inbox_rows(connection: sa.Connection, organisation_id: str | None, state: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Inbox entries as shown to an organisation: never the household id."""
+    query = sa.select(*MATCH_SHOWN)
+    if organisation_id is not None:
+        query = query.where(_MATCH.c.organisation_id == organisation_id)
+    if state is not None:
+        query = query.where(_MATCH.c.state == state)
+    query = query.order_by(_MATCH.c.proposed_at.desc(), _MATCH.c.match_id).offset(offset).limit(limit)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def offering_rows(connection: sa.Connection, filters: OfferingFilter) -> list[dict[str, Any]]:
+    """Offerings as OfferingOut shows them (service area nested), newest first."""
+    t = _OFFERING
+    query = sa.select(t)
+    if filters.organisation_id is not None:
+        query = query.where(t.c.organisation_id == filters.organisation_id)
+    if filters.category is not None:
+        query = query.where(t.c.category == filters.category)
+    if filters.status is not None:
+        query = query.where(t.c.status == filters.status)
+    if filters.closed is True:
+        query = query.where(t.c.status.in_(["closed", "withdrawn"]))
+    elif filters.closed is False:
+        query = query.where(t.c.status.in_(["open", "stale"]))
+    query = query.order_by(t.c.created_at.desc(), t.c.offering_id)
+    if filters.district is None:
+        query = query.offset(filters.offset).limit(filters.limit)
+    rows = []
+    for row in connection.execute(query):
+        shown = dict(row._mapping)
+        districts, subdistricts = shown.pop("districts"), shown.pop("subdistricts")
+        if filters.district is not None and not area_serves(districts, subdistricts, filters.district):
+            continue
+        shown["service_area"] = {"districts": districts, "subdistricts": subdistricts}
+        shown["quantity_promised"] = None
+        rows.append(shown)
+    return rows if filters.district is None else rows[filters.offset : filters.offset + filters.limit]

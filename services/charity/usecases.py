@@ -45,7 +45,17 @@ from services.charity.matches import (
 )
 from services.charity.offerings import CapacityProblem, OfferingChanges, OfferingInput, check_capacity, check_period, settle
 from services.charity.statistics import social_forces
-from services.charity.repository import CharityRepository, MatchEntry, Offering, OfferingFilter, Organisation, OrganisationKey
+from services.charity.repository import (
+    CharityRepository,
+    MatchEntry,
+    Offering,
+    OfferingFilter,
+    Organisation,
+    OrganisationKey,
+    inbox_rows,
+    key_holder,
+    offering_rows,
+)
 
 log = get_logger(__name__)
 SOURCE = "charity"
@@ -219,14 +229,14 @@ def revoke_key(charity: Charity, caller: Caller, organisation_id: str, key_id: s
 
 
 def organisation_of_key(charity: Charity, secret: str) -> Caller | None:
-    """The caller an organisation key stands for, or None; a revoked key stands for no one."""
-    with charity.session() as session:
-        found = CharityRepository(session).organisation_of_key(rules.key_digest(secret))
+    """The caller an organisation key stands for, or None; a revoked key stands for no one.
+    Looked up on every request, so that a revoked key stops working at once on every instance."""
+    with charity.engine.connect() as connection:
+        found = key_holder(connection, rules.key_digest(secret))
     if found is None:
         return None
-    organisation, key = found
-    return Caller(id=f"{organisation.organisation_id}/{key.key_id}", role="organisation",
-                  organisation_id=organisation.organisation_id, organisation_status=organisation.status)
+    return Caller(id=f"{found.organisation_id}/{found.key_id}", role="organisation",
+                  organisation_id=found.organisation_id, organisation_status=found.status)
 
 
 # --- offerings -------------------------------------------------------------------------------
@@ -319,12 +329,12 @@ def show_offering(charity: Charity, caller: Caller, offering_id: str) -> tuple[O
         return offering, repository.promised(offering_id)
 
 
-def list_offerings(charity: Charity, caller: Caller | None, filters: OfferingFilter) -> list[Offering]:
-    """Staff see all, an organisation its own, anyone else the open ones (`public_offerings`)."""
-    if caller is not None and not caller.is_staff:
+def list_offerings(charity: Charity, caller: Caller, filters: OfferingFilter) -> list[dict[str, object]]:
+    """Staff see all, an organisation its own (anyone else: `public_offerings`), as OfferingOut rows."""
+    if not caller.is_staff:
         filters = OfferingFilter(**{**filters.__dict__, "organisation_id": caller.organisation_id})
-    with charity.session() as session:
-        return CharityRepository(session).offerings(filters)
+    with charity.engine.connect() as connection:
+        return offering_rows(connection, filters)
 
 
 def public_offerings(charity: Charity, category: str | None, district: str | None, limit: int, offset: int) -> list[tuple[Offering, str]]:
@@ -434,10 +444,11 @@ def sweep(charity: Charity, now: datetime | None = None) -> Sweep:
 # --- the organisation's side of a match ----------------------------------------------------------
 
 
-def inbox(charity: Charity, caller: Caller, state: str | None, limit: int, offset: int) -> list[MatchEntry]:
+def inbox(charity: Charity, caller: Caller, state: str | None, limit: int, offset: int) -> list[dict[str, object]]:
+    """The caller's inbox (staff: everyone's), newest first, as MatchOut rows: no household id."""
     organisation_id = None if caller.is_staff else caller.organisation_id
-    with charity.session() as session:
-        return list(CharityRepository(session).inbox(organisation_id, state, limit, offset))
+    with charity.engine.connect() as connection:
+        return inbox_rows(connection, organisation_id, state, limit, offset)
 
 
 def _own_match(repository: CharityRepository, caller: Caller, match_id: str) -> MatchEntry:

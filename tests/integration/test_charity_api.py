@@ -379,3 +379,18 @@ def test_statistics_by_district_category_month_and_organisation(api: CharityUnde
     (mine,) = report["organisations"]
     assert (mine["organisation_id"], mine["value_delivered_fen"]) == (organisation_id, 30000)
     assert api.client.get("/stats/social-forces", params={"from": "2026-13"}, headers=STAFF).status_code == 422
+
+
+def test_the_busy_lists_answer_exactly_the_documented_shapes(api: CharityUnderTest) -> None:
+    from services.charity.shapes import MatchOut, OfferingOut
+
+    organisation_id, key = api.register()
+    offering_id = api.publish(key)["offering_id"]
+    api.propose(offering_id, organisation_id, "m-1")
+    (listed,) = api.client.get("/offerings", headers=key).json()
+    assert set(listed) == set(OfferingOut.model_fields)
+    assert OfferingOut.model_validate(listed).model_dump(mode="json", exclude={"quantity_promised"}) == \
+        OfferingOut.model_validate(api.client.get(f"/offerings/{offering_id}", headers=key).json()).model_dump(mode="json", exclude={"quantity_promised"})
+    (entry,) = api.client.get("/inbox", headers=key).json()
+    assert set(entry) == set(MatchOut.model_fields)
+    assert MatchOut.model_validate(entry) == MatchOut.model_validate(api.client.get("/inbox/m-1", headers=key).json())
