@@ -64,12 +64,13 @@ async def client_loop(
                 answer = await client.get("/offerings", params={"limit": 20}, headers=headers)
             else:
                 answer = await client.get("/inbox", params={"limit": 20}, headers=headers)
-            ok = answer.status_code < 400
-        except httpx.HTTPError:
-            ok = False
+            failure = str(answer.status_code) if answer.status_code >= 400 else None
+        except httpx.HTTPError as error:
+            failure = type(error).__name__
         latencies[operation].append(time.perf_counter() - started)
-        if not ok:
+        if failure is not None:
             errors[operation] += 1
+            errors[failure] += 1
 
 
 async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int) -> None:
@@ -103,13 +104,17 @@ async def main(clients: int, duration: float, rate: float, database_url: str | N
             cpu = cpu_time(process.pid) - cpu_before
             total = sum(len(v) for v in latencies.values())
             print(f"{clients} clients for {duration:.0f} s, aiming at {rate:.0f} requests/s" if rate else f"{clients} clients for {duration:.0f} s, unpaced")
-            print(f"reached {total / elapsed:,.0f} requests/s ({total:,} requests, {sum(errors.values())} errors); service CPU {cpu:.1f} s "
+            failed = sum(errors[o] for o in OPERATIONS)
+            print(f"reached {total / elapsed:,.0f} requests/s ({total:,} requests, {failed} errors); service CPU {cpu:.1f} s "
                   f"= {cpu / max(total, 1) * 1e3:.2f} ms per request")
             for operation in OPERATIONS:
                 values = latencies[operation]
                 print(f"  {operation:<16} {len(values):>7,} requests  p50 {percentile(values, 0.5) * 1e3:7.1f} ms  "
                       f"p99 {percentile(values, 0.99) * 1e3:7.1f} ms  mean {statistics.fmean(values) * 1e3 if values else 0:7.1f} ms  "
                       f"errors {errors[operation]}")
+            kinds = {k: v for k, v in errors.items() if k not in OPERATIONS}
+            if kinds:
+                print(f"errors by kind (HTTP status, or the client's exception): {kinds}")
             print(describe(before, reference_seconds()))
         finally:
             process.terminate()
