@@ -94,7 +94,7 @@ async def main(clients: int, duration: float, rate: float, database_url: str | N
             latencies: dict[str, list[float]] = defaultdict(list)
             errors: dict[str, int] = defaultdict(int)
             interval = clients / rate if rate else 0.0
-            before, cpu_before = reference_seconds(), cpu_time(process.pid)
+            before, cpu_before, client_before = reference_seconds(), cpu_time(process.pid), time.process_time()
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
             async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
                 started = time.perf_counter()
@@ -102,11 +102,12 @@ async def main(clients: int, duration: float, rate: float, database_url: str | N
                 await asyncio.gather(*(client_loop(client, organisations[n][1], n, interval, until, latencies, errors) for n in range(clients)))
                 elapsed = time.perf_counter() - started
             cpu = cpu_time(process.pid) - cpu_before
+            client_cpu = time.process_time() - client_before
             total = sum(len(v) for v in latencies.values())
             print(f"{clients} clients for {duration:.0f} s, aiming at {rate:.0f} requests/s" if rate else f"{clients} clients for {duration:.0f} s, unpaced")
             failed = sum(errors[o] for o in OPERATIONS)
             print(f"reached {total / elapsed:,.0f} requests/s ({total:,} requests, {failed} errors); service CPU {cpu:.1f} s "
-                  f"= {cpu / max(total, 1) * 1e3:.2f} ms per request")
+                  f"= {cpu / max(total, 1) * 1e3:.2f} ms per request; load generator CPU {client_cpu / max(total, 1) * 1e3:.2f} ms per request")
             for operation in OPERATIONS:
                 values = latencies[operation]
                 print(f"  {operation:<16} {len(values):>7,} requests  p50 {percentile(values, 0.5) * 1e3:7.1f} ms  "
