@@ -199,7 +199,3 @@ def settle(
     if now > confirmed_at + timedelta(days=confirm_every_days):
         return "stale", None
     return "open", None
-
-
-def is_matchable(status: OfferingStatus) -> bool:
-    return status == "open"

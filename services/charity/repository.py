@@ -192,15 +192,6 @@ class CharityRepository:
         query = select(MatchEntry).where(among(col(MatchEntry.match_id), list(match_ids), dialect))
         return {m.match_id: m for m in self.session.exec(query).all()}
 
-    def inbox(self, organisation_id: str | None, state: str | None, limit: int, offset: int) -> Sequence[MatchEntry]:
-        query = select(MatchEntry)
-        if organisation_id is not None:
-            query = query.where(MatchEntry.organisation_id == organisation_id)
-        if state is not None:
-            query = query.where(MatchEntry.state == state)
-        query = query.order_by(col(MatchEntry.proposed_at).desc(), col(MatchEntry.match_id))
-        return self.session.exec(query.offset(offset).limit(limit)).all()
-
     def overdue_proposals(self, now: datetime) -> Sequence[MatchEntry]:
         query = select(MatchEntry).where(MatchEntry.state == "requested", col(MatchEntry.expires_at) <= now)
         return self.session.exec(query).all()
