@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kit.settings import ServiceSettings
@@ -7,3 +8,8 @@ class CharitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_CHARITY_", extra="ignore")
 
     service: str = "charity"
+    consumer_group: str = Field("charity", description="Kafka consumer group for hub.matches.v1")
+    max_batch: int = Field(5000, ge=1, le=100_000, description="Most match records applied in one transaction")
+    check_every_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="How often offerings are checked for expiry and staleness, and proposals for their deadline"
+    )
