@@ -40,7 +40,7 @@ class Scale:
 
 
 SCALE = Scale(households=14_300, kills=24, kill_every=4.0, outage=30.0, bad_inputs=2000) if FULL else \
-    Scale(households=700, kills=5, kill_every=3.0, outage=8.0, bad_inputs=150)
+    Scale(households=500, kills=5, kill_every=2.5, outage=6.0, bad_inputs=150)
 
 
 @pytest.fixture(scope="session")

@@ -136,7 +136,7 @@ def test_the_ledger_names_the_event_id_of_a_poison_record_that_has_one(hub_proce
     label = "canonical"
     poison = [(b"hh-poison", value) for event_id, value in poisons(label) if event_id]
     asyncio.run(send(processes.hub, CANONICAL, poison))
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 10
     wanted = {f"poison-{label}-{kind}" for kind in ("type", "data", "large")}
     while time.monotonic() < deadline:
         named = {line.get("event_id") for line in log_lines(processes["ledger"].log)}
