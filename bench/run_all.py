@@ -101,13 +101,13 @@ class Benchmark:
         return chosen(context) if callable(chosen) else list(chosen)
 
 
-def _latency_args(households_default: int, requests: str, probes: str) -> Callable[[Context], list[str]]:
+def _latency_args(households_default: int, requests: str, probes: str, rate: str) -> Callable[[Context], list[str]]:
     def arguments(context: Context) -> list[str]:
         url = context.get("ledger_url_sqlite")
         if url is None:
             raise LookupError("needs the database ledger_apply (sqlite) filled: it did not run")
         households = context.get("ledger_households_sqlite", str(households_default))
-        return ["--url", url, "--households", households, "--requests", requests, "--probes", probes]
+        return ["--url", url, "--households", households, "--requests", requests, "--probes", probes, "--rate", rate]
 
     return arguments
 
@@ -120,7 +120,8 @@ BENCHMARKS: list[Benchmark] = [
               ["--events", "5000", "--households", "1000", "--database", "sqlite"], read_ledger_apply),
     Benchmark("ledger apply, PostgreSQL", "bench.ledger_apply", ["--events", "1000000", "--households", "200000", "--database", "postgresql"],
               ["--events", "5000", "--households", "1000", "--database", "postgresql"], read_ledger_apply),
-    Benchmark("ledger latency", "bench.ledger_latency", _latency_args(200_000, "2000", "40"), _latency_args(1000, "200", "10"),
+    Benchmark("ledger latency", "bench.ledger_latency", _latency_args(200_000, "2000", "40", "2000"),
+              _latency_args(1000, "200", "10", "500"),
               read_ledger_latency, note="starts its own embedded broker"),
     Benchmark("identity quality", "bench.identity_quality", ["--persons", "20000", "--seed", "7"], ["--persons", "2000", "--seed", "7"],
               read_identity_quality),

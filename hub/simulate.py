@@ -63,20 +63,26 @@ class HubOutput:
     alerts: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # alert id -> (rule, benefit ids)
     matches: Counter[str] = field(default_factory=Counter)
     changed: float = field(default_factory=time.monotonic)  # when something last arrived
+    fresh: list[tuple[str, str | None, frozenset[str]]] = field(default_factory=list)  # (kind, id, codes) not yet counted
 
     def take(self, topic: str, value: bytes, headers: dict[str, bytes], names: dict[str, str]) -> None:
         self.changed = time.monotonic()
         kind = names.get(topic)
         if kind == CANONICAL.name:
-            self.canonical.add(headers.get("event_id", b"").decode() or orjson.loads(value)["event_id"])
+            event_id = headers.get("event_id", b"").decode() or orjson.loads(value)["event_id"]
+            self.canonical.add(event_id)
+            self.fresh.append(("canonical", event_id, frozenset()))
             return
         event = orjson.loads(value)
         data = event.get("data") or {}
         if kind == REJECTIONS.name:
             codes = frozenset(r["code"] for r in data.get("reasons", []))
+            if event["event_id"] not in self.rejections:
+                self.fresh.append(("rejected", data.get("original_event_id"), codes))
             self.rejections[event["event_id"]] = (data.get("original_event_id"), codes)
         elif kind == IDENTITY_REVIEWS.name:
             self.held.add(data.get("original_event_id", ""))
+            self.fresh.append(("held", data.get("original_event_id", ""), frozenset()))
         elif kind == ALERTS.name and event.get("type") == "alert.raised":
             self.alerts[data["alert_id"]] = (data["rule_id"], frozenset(b["benefit_id"] for b in data["benefits"]))
         elif kind == MATCHES.name:
@@ -92,6 +98,9 @@ class Account:
     unreadable: Counter[str]  # reason -> count of events without a readable id
     overlaps: list[Overlap]
     tag: str
+    _waiting: set[str] | None = None  # canonical ids and event ids not yet accounted for
+    _canonical_of: dict[str, str] = field(default_factory=dict)
+    _anonymous: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, events: Iterable[Planned], overlaps: Sequence[Overlap], tag: str) -> Account:
@@ -112,11 +121,22 @@ class Account:
         return len(self.accepted) + len(self.refused) + sum(self.unreadable.values())
 
     def accounted(self, out: HubOutput) -> int:
-        by_original = self._rejected_by_original(out)
-        done = sum(1 for cid, e in self.accepted.items() if cid in out.canonical or e.event_id in out.held or e.event_id in by_original)
-        done += sum(1 for eid in self.refused if eid in by_original)
-        anonymous = Counter(code for original, codes in out.rejections.values() if original is None for code in codes)
-        return done + sum(min(n, anonymous[code]) for code, n in self.unreadable.items())
+        """How many events are accounted for so far: counts only what arrived since the last call."""
+        if self._waiting is None:
+            self._waiting = set(self.accepted) | set(self.refused)
+            self._canonical_of = {e.event_id: cid for cid, e in self.accepted.items()}
+            self._anonymous = Counter()
+        fresh, out.fresh = out.fresh, []
+        for kind, event_id, codes in fresh:
+            if kind == "canonical":
+                self._waiting.discard(event_id)
+            elif event_id is None:
+                self._anonymous.update(codes)
+            else:
+                self._waiting.discard(event_id)
+                self._waiting.discard(self._canonical_of.get(event_id, ""))
+        unreadable = sum(min(n, self._anonymous[code]) for code, n in self.unreadable.items())
+        return len(self.accepted) + len(self.refused) - len(self._waiting) + unreadable
 
     def _rejected_by_original(self, out: HubOutput) -> dict[str, frozenset[str]]:
         found: dict[str, frozenset[str]] = {}
@@ -159,11 +179,16 @@ class Account:
         ours = {alert_id: (rule, ids) for alert_id, (rule, ids) in out.alerts.items()
                 if any(_own_id(b, self.tag) for b in ids)}
         seeded = {(o.rule_id, frozenset(o.benefit_ids)): o for o in self.overlaps}
+        by_benefit: dict[str, list[str]] = {}
+        for alert_id, (_, ids) in ours.items():
+            for benefit_id in ids:
+                by_benefit.setdefault(benefit_id, []).append(alert_id)
         explained: set[str] = set()
         found: dict[str, int] = Counter()
         missed = []
         for key, overlap in seeded.items():
-            hits = [a for a, (rule, ids) in ours.items() if rule == key[0] and key[1] <= ids]
+            candidates = by_benefit.get(overlap.benefit_ids[0], [])
+            hits = [a for a in candidates if ours[a][0] == key[0] and key[1] <= ours[a][1]]
             if hits:
                 found[overlap.rule_id] += 1
                 explained.update(hits)
@@ -409,7 +434,9 @@ class Simulation:
         return account.accounted(self._with_http(out))
 
     def _with_http(self, out: HubOutput) -> HubOutput:
-        out.held |= self.held_http
+        for event_id in self.held_http - out.held:
+            out.held.add(event_id)
+            out.fresh.append(("held", event_id, frozenset()))
         return out
 
     @staticmethod
