@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
@@ -84,7 +84,7 @@ Channel = Literal["kafka", "http"]
 ACCEPTED = "accepted"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a city's year holds 1.4 million of them
 class Planned:
     """One event a department sends, and what intake must make of it."""
 
@@ -174,7 +174,7 @@ class _Planner:
         department = event["source"]
         planned = Planned(
             department=department, channel="http" if department in HTTP_DEPARTMENTS else "kafka",
-            key=event["household_id"], value=value if value is not None else orjson.dumps(event),
+            key=event["household_id"], value=value if value is not None else _compact(orjson.dumps(event)),
             event_id=event["event_id"], event_type=event["type"], expected=expected, day=_day(day),
         )
         self.order += 1
@@ -183,7 +183,7 @@ class _Planner:
         if expected == ACCEPTED and self.rng.random() < self.resend_share:
             self.order += 1
             later = min(day + 1, YEAR_DAYS - 1)
-            retry = Planned(**{**planned.__dict__, "resend": True, "day": _day(later)})
+            retry = replace(planned, resend=True, day=_day(later))
             self.timeline.append((later, self.order, retry))
             self.figures["resends"] += 1
         return planned
@@ -474,7 +474,7 @@ class _Planner:
             data = {"benefit_id": own, "effective_on": STANDARD_CHANGE.isoformat(),
                     "amount_fen": DIBAO_2018_FEN * len(household.members), "reason": "2018年4月1日起低保标准调整为每人每月1070元"}
             event = self.envelope("CA", "benefit.changed", self.ref("CA", household), YEAR_DAYS, data)
-            events.append(Planned("CA", "kafka", event["household_id"], orjson.dumps(event), event["event_id"],
+            events.append(Planned("CA", "kafka", event["household_id"], _compact(orjson.dumps(event)), event["event_id"],
                                   "benefit.changed", ACCEPTED, STANDARD_CHANGE))
         return events
 
@@ -483,6 +483,12 @@ INVALID = (
     "payload.not_json", "household.unknown", "resident_id.checksum", "programme.unknown", "amount.negative",
     "period.end_before_start", "district.unknown", "text.too_long", "department.topic_mismatch",
 )
+
+
+def _compact(value: bytes) -> bytes:
+    """A copy of exactly its size: orjson's bytes keep the 4 KiB it started with, which a
+    city's 1.4 million events turn into 6 GB."""
+    return bytes(memoryview(value))
 
 
 def _day(day: int) -> date:
