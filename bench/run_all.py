@@ -231,8 +231,10 @@ def write_report(path: Path, scale: str, outcomes: list[Outcome], ceilings: dict
     for outcome in outcomes:
         if outcome.skipped:
             continue
-        if not outcome.results:
-            lines.append(f"| {outcome.benchmark.name} | no figure read (exit code {outcome.exit_code}) | | | | | no |")
+        if not outcome.results and outcome.exit_code:
+            lines.append(f"| {outcome.benchmark.name} | failed (exit code {outcome.exit_code}): see its output | | | | | **no** |")
+        elif not outcome.results:
+            lines.append(f"| {outcome.benchmark.name} | ran; its figures are in its output, none read into this table | | | | | — |")
         for result in outcome.results:
             ceiling = ceilings.get(result.ceiling)
             ratio = ""
