@@ -22,3 +22,13 @@ test: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+.PHONY: faults
+
+# Every benchmark in one run, written to BENCHMARKS.md (BENCH_SCALE=reduced: a few thousand events each).
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run_all --scale $(or $(BENCH_SCALE),full)
+
+# The fault suite in full (make test runs its bounded form).
+faults: $(INSTALLED)
+	HUB_FAULTS=full $(BIN)/python -m pytest tests/faults -m faults -s -p no:randomly

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.publish import publish
+from hub.simulate import simulate
 from services.ledger.rebuild import rebuild
 from kit.auth import digest
 from kit.errors import StartupError
@@ -21,6 +22,7 @@ app.add_typer(keys, name="keys")
 console = Console()
 app.command()(publish)
 app.command()(rebuild)
+app.command()(simulate)
 
 
 @app.command()
