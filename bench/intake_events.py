@@ -124,6 +124,10 @@ class EventFactory:
                 "urgency": self.rng.randrange(1, 6), "assessed_on": "2026-02-20"}
         return self.envelope("need.assessed", household.ref, data)
 
+    def need_withdrawn(self, need: dict[str, Any], reason: str = "已由其他渠道解决") -> dict[str, Any]:
+        data = {"need_id": need["data"]["need_id"], "reason": reason}
+        return self.envelope("need.withdrawn", need["household_id"], data)
+
     def benefit_changed(self, household: Household | None = None) -> dict[str, Any]:
         household = household or self.rng.choice(self.households)
         data = {"benefit_id": self._id("b"), "effective_on": "2026-04-01", "amount_fen": 107_000, "reason": "标准调整"}

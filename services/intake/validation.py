@@ -24,6 +24,7 @@ from contracts.department import (
     DepartmentEvent,
     HouseholdReported,
     NeedAssessed,
+    NeedWithdrawn,
 )
 from contracts.envelope import UnknownEventType
 from services.intake.resident_id import normalise_resident_id, validate_resident_id
@@ -154,6 +155,8 @@ def rule_problems(event: DepartmentEvent, channel_department: str, now: datetime
             problems += _id_problems(event.source, event.data.need_id, "data.need_id")
             problems += _resident_id_problems(event.data.resident_id, None, today, "data.resident_id")
             problems += _not_after(event.data.assessed_on, today + limits.fact_tolerance, "data.assessed_on")
+        case NeedWithdrawn():
+            problems += _id_problems(event.source, event.data.need_id, "data.need_id")
         case BenefitGranted():
             problems += _granted_problems(event, today, limits)
         case BenefitChanged():

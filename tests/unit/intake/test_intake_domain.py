@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from bench.intake_events import EventFactory, bad_checksum
-from contracts.hub import HUB_EVENTS, EventRejected, HouseholdRecorded, IdentityReviewRequested
+from contracts.hub import HUB_EVENTS, EventRejected, HouseholdRecorded, IdentityReviewRequested, NeedClosed
 from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS
 from services.intake.canonical import canonical_event_id, display_name
 from services.intake.domain import (
@@ -263,3 +263,36 @@ def test_canonical_events_of_every_type_parse_as_their_hub_model() -> None:
         )
         written_fields = set(orjson.loads(event.to_bytes())["data"])
         assert written_fields == set(type(parsed.data).model_fields), "every data field written, none left to defaults"
+
+
+def test_a_withdrawn_need_is_closed_under_the_hub_household_with_its_namespaced_id() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    household = desk.receive(f.household_reported())
+    need = f.need_assessed(f.households[0])
+    desk.receive(need)
+    withdrawn = f.need_withdrawn(need, reason="已解决 110101199003074578")
+    outcome = desk.receive(withdrawn)
+    assert isinstance(outcome, Accepted) and outcome.household_id == household.household_id
+    closed = desk.emitted(CANONICAL)[-1]
+    assert isinstance(closed, NeedClosed)
+    assert closed.household_id == household.household_id
+    assert closed.data.need_id == f"CA:{need['data']['need_id']}" == desk.emitted(CANONICAL)[1].data.need_id
+    assert closed.data.department == "CA"
+    assert "110101199003074578" not in closed.data.reason
+    assert desk.intake.changes.outbox[-1][2] == household.household_id
+
+
+def test_a_withdrawal_for_an_unknown_household_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    f.household_reported()
+    need = f.need_assessed(f.households[0])
+    outcome = desk.receive(f.need_withdrawn(need))
+    assert isinstance(outcome, Rejected) and [p.code for p in outcome.problems] == ["household.unknown"]
+
+
+def test_a_withdrawal_from_another_departments_topic_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(f.household_reported())
+    need = f.need_assessed(f.households[0])
+    outcome = desk.receive(f.need_withdrawn(need), department="HEALTH")
+    assert isinstance(outcome, Rejected) and "department.topic_mismatch" in [p.code for p in outcome.problems]
