@@ -162,11 +162,10 @@ def _checksum(f: EventFactory) -> bytes:
     return orjson.dumps(event)
 
 
-def _birth_mismatch(f: EventFactory) -> bytes:
-    event = f.household_reported()
-    f.households.pop()
-    born = date.fromisoformat(event["data"]["members"][0]["birth_date"])
-    event["data"]["members"][0]["birth_date"] = (born + timedelta(days=1)).isoformat()
+def _short_number(f: EventFactory) -> bytes:
+    # A member's damaged number is used (linked by name, with a notice); a grant's is not.
+    event = f.benefit_granted()
+    event["data"]["resident_id"] = event["data"]["resident_id"][:15]
     return orjson.dumps(event)
 
 
@@ -216,7 +215,7 @@ def _other_department(f: EventFactory) -> bytes:
 INVALID_WAYS: list[tuple[Callable[[EventFactory], bytes], str]] = [
     (_not_json, "payload.not_json"),
     (_checksum, "resident_id.checksum"),
-    (_birth_mismatch, "resident_id.birth_date_mismatch"),
+    (_short_number, "resident_id.length"),
     (_unknown_programme, "programme.unknown"),
     (_negative_amount, "amount.negative"),
     (_period_backwards, "period.end_before_start"),

@@ -21,7 +21,8 @@ import hashlib
 import hmac
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from itertools import combinations
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -32,9 +33,9 @@ from contracts.department import (
     ReportedMember,
 )
 from contracts.envelope import Publishable
-from contracts.hub import IdentityReviewRequested
+from contracts.hub import DataQualityNotice, IdentityReviewRequested
 from contracts.pseudonyms import normalise_resident_id, person_key
-from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, Topic
+from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS, Topic
 from services.intake.canonical import to_canonical
 from services.intake.linking import (
     Candidate,
@@ -46,10 +47,14 @@ from services.intake.linking import (
     decide,
 )
 from services.intake.rejections import Channel, rejection_event, rejection_id
-from services.intake.validation import Invalid, Problem, ReasonCode, Valid, Verdict
+from services.intake.resident_id import birth_date_of, is_usable, mask_resident_id, single_edit_repairs
+from services.intake.validation import Invalid, Problem, ReasonCode, Valid, Verdict, flawed_member
 
 Ref = tuple[str, str]  # (department, the department's own household reference)
 SOURCE = "intake"
+# Keys of people known without a usable number; numbered keys are "p_" and hex, never "p_u_".
+PROVISIONAL = "p_u_"
+NO_DAY = date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,26 @@ class Incoming:
     topic: str | None = None
 
 
+MemberOutcome = Literal["linked", "held_for_review", "new_person"]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A flaw the event was used despite, for the department to correct in its register."""
+
+    code: str
+    message: str
+    field: str
+    masked_resident_id: str | None
+    outcome: MemberOutcome
+
+
 @dataclass(frozen=True)
 class Accepted:
     event_id: str
     household_id: str
     canonical_event_id: str
+    notices: tuple[Notice, ...] = ()
     status: Literal["accepted"] = "accepted"
 
 
@@ -93,6 +113,7 @@ class Pending:
     event_id: str
     department: str
     review_ids: tuple[str, ...]
+    notices: tuple[Notice, ...] = ()
     status: Literal["pending"] = "pending"
 
 
@@ -119,6 +140,7 @@ class PersonRow:
     address: str
     district: str | None
     indexed: bool
+    relation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,8 @@ class Changes:
     held: list[HeldEvent] = field(default_factory=list)
     reviews: list[ReviewRow] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
+    fresh: set[str] = field(default_factory=set)  # persons first seen in this batch: the merge pass checks them
+    apart: set[frozenset[str]] = field(default_factory=set)  # members of one report: never one person
 
 
 @dataclass(frozen=True)
@@ -189,8 +213,9 @@ class PersonKeys:
             self._cache.clear()
 
     def unnumbered(self, event_key: str, member_index: int) -> str:
-        """A new person seen without a number: a key from where they were first reported."""
-        return "p_" + self._digest(f"unnumbered:{event_key}#{member_index}")
+        """A new person seen without a (usable) number: a provisional key from where they were
+        first reported, until a numbered record or a reviewer shows who they are."""
+        return PROVISIONAL + self._digest(f"unnumbered:{event_key}#{member_index}")[:30]
 
     def household(self, ref: Ref) -> str:
         return "hh-" + self._digest(f"household:{ref[0]}:{ref[1]}")[:24]
@@ -199,11 +224,15 @@ class PersonKeys:
         return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def is_provisional(person_key: str) -> bool:
+    return person_key.startswith(PROVISIONAL)
+
+
 def review_id(event_key: str, member_index: int) -> str:
     return "review-" + hashlib.sha256(f"{event_key}#{member_index}".encode()).hexdigest()[:24]
 
 
-def lookups_for(events: Iterable[DepartmentEvent], keys: PersonKeys) -> Lookups:
+def lookups_for(events: Iterable[DepartmentEvent], keys: PersonKeys, today: date = NO_DAY) -> Lookups:
     refs: set[Ref] = set()
     person_keys: set[str] = set()
     blocks: set[str] = set()
@@ -211,21 +240,23 @@ def lookups_for(events: Iterable[DepartmentEvent], keys: PersonKeys) -> Lookups:
         refs.add((event.source, event.household_id or ""))
         if isinstance(event, HouseholdReported):
             for member in event.data.members:
-                if member.resident_id:
+                if member.resident_id and is_usable(member.resident_id, today):
                     person_keys.add(keys.of(member.resident_id))
                 else:
-                    blocks |= blocking_keys(_record_of(member, event))
+                    blocks |= blocking_keys(_record_of(member, event, keys, today))
     return Lookups(refs, person_keys, blocks)
 
 
 class Intake:
     """Decides each event of a batch in order, against the known state it keeps up to date."""
 
-    def __init__(self, state: KnownState, keys: PersonKeys) -> None:
+    def __init__(self, state: KnownState, keys: PersonKeys, today: date = NO_DAY) -> None:
         self.state = state
         self.keys = keys
+        self.today = today  # repairs of a damaged number must be born by today
         self.changes = Changes()
         self._seen: set[str] = set()
+        self._how: dict[int, MemberOutcome] = {}  # the last household report's members: how each was identified
 
     def receive(self, incoming: Incoming, verdict: Verdict, already_applied: set[str]) -> Outcome:
         if isinstance(verdict, Invalid):
@@ -238,12 +269,31 @@ class Intake:
         if ref in self.state.held:
             self.changes.applied.append(key)
             self.changes.held.append(_held(key, verdict.event, verdict.payload, incoming.channel))
-            return Pending(verdict.event.event_id, verdict.department, ())
+            notices = self._notify(verdict, incoming.channel, {})
+            return Pending(verdict.event.event_id, verdict.department, (), notices)
         outcome = self._apply(key, verdict.event, verdict.payload, incoming.channel, {})
         if isinstance(outcome, Rejected):
             return self._reject_applied(incoming, verdict, outcome.problems, already_applied)
         self.changes.applied.append(key)
+        if verdict.flaws and isinstance(outcome, Accepted | Pending):
+            outcome = replace(outcome, notices=self._notify(verdict, incoming.channel, self._how))
         return outcome
+
+    def _notify(self, verdict: Valid, channel: Channel, how: dict[int, MemberOutcome]) -> tuple[Notice, ...]:
+        """One data-quality notice per flaw, to the department's topic and in the HTTP answer."""
+        event = verdict.event
+        by_member: dict[int, list[Problem]] = {}
+        for flaw in verdict.flaws:
+            by_member.setdefault(flawed_member(flaw), []).append(flaw)
+        notices = []
+        for index, flaws in by_member.items():  # one notice a member: the first code, every message
+            number = event.data.members[index].resident_id  # type: ignore[attr-defined]
+            masked = mask_resident_id(number) if number else None
+            message = " ".join(f.message for f in flaws)
+            notice = Notice(str(flaws[0].code), message, flaws[0].field or "", masked, how.get(index, "held_for_review"))
+            notices.append(notice)
+            self.changes.outbox.append((DATA_QUALITY, _notice_event(event, channel, notice), event.source))
+        return tuple(notices)
 
     def release(
         self, held: Sequence[HeldEvent], resolutions: dict[tuple[str, int], str], undecided: set[str]
@@ -302,6 +352,8 @@ class Intake:
             return self._hold_for_review(key, event, payload, channel, reviews, releasing)
         household_id = self.state.households.get(ref) or self._new_household(ref, event, member_keys)
         self._record_persons(event, member_keys, household_id)
+        if len(member_keys) > 1:
+            self.changes.apart.update(frozenset(pair) for pair in combinations(set(member_keys), 2))
         return self._accept(event, household_id, member_keys)
 
     def _accept(self, event: DepartmentEvent, household_id: str, member_keys: list[str]) -> Accepted:
@@ -314,23 +366,35 @@ class Intake:
     def _resolve_members(
         self, key: str, event: HouseholdReported, chosen: dict[int, str]
     ) -> tuple[list[str], list[ReviewRow]]:
-        member_keys: list[str] = []
-        reviews: list[ReviewRow] = []
-        for index, member in enumerate(event.data.members):
+        """Numbered members first, then the others by name, birth date and address (a damaged
+        number's one-slip repairs count in favour), never as a person another member is."""
+        members = event.data.members
+        member_keys = [""] * len(members)
+        by_name: list[int] = []
+        self._how: dict[int, MemberOutcome] = {}
+        for index, member in enumerate(members):
             if index in chosen:
-                member_keys.append(chosen[index])
-            elif member.resident_id:
-                member_keys.append(self.keys.of(member.resident_id))
+                member_keys[index] = chosen[index]
+            elif member.resident_id and is_usable(member.resident_id, self.today):
+                member_keys[index] = self.keys.of(member.resident_id)
             else:
-                decision = decide(_record_of(member, event), self.state.candidates.candidates_for(_record_of(member, event)))
-                if isinstance(decision, Linked):
-                    member_keys.append(decision.person_key)
-                elif isinstance(decision, NeedsReview):
-                    scored = tuple((s.candidate.person_key, round(s.score, 4)) for s in decision.candidates)
-                    reviews.append(ReviewRow(review_id(key, index), key, index, scored))
-                    member_keys.append("")
-                else:
-                    member_keys.append(self.keys.unnumbered(key, index))
+                by_name.append(index)
+            self._how[index] = "linked"
+        reviews: list[ReviewRow] = []
+        for index in by_name:
+            record = _record_of(members[index], event, self.keys, self.today)
+            others = set(member_keys)
+            candidates = [c for c in self.state.candidates.candidates_for(record) if c.person_key not in others]
+            decision = decide(record, candidates)
+            if isinstance(decision, Linked):
+                member_keys[index] = decision.person_key
+            elif isinstance(decision, NeedsReview):
+                scored = tuple((s.candidate.person_key, round(s.score, 4)) for s in decision.candidates)
+                reviews.append(ReviewRow(review_id(key, index), key, index, scored))
+                self._how[index] = "held_for_review"
+            else:
+                member_keys[index] = self.keys.unnumbered(key, index)
+                self._how[index] = "new_person"
         return member_keys, reviews
 
     def _hold_for_review(
@@ -378,15 +442,19 @@ class Intake:
         batch links records by name; otherwise the handler indexes them off the hot path."""
         for member, key in zip(event.data.members, member_keys, strict=True):
             name = member.name  # normalised when indexed: not on the hot path
-            indexed = self.state.linking and key not in self.state.person_households
+            fresh = key not in self.state.person_households
+            indexed = self.state.linking and fresh
+            born = member.birth_date or _encoded_birth_date(member.resident_id, self.today)
             if indexed:
-                candidate = Candidate(key, name, member.birth_date, event.data.address)
+                candidate = Candidate(key, name, born, event.data.address)
                 self.changes.blocking.update((block, key) for block in blocking_keys(candidate))
                 self.state.candidates.add(candidate)
+            if fresh:
+                self.changes.fresh.add(key)
             previous = self.changes.persons.get(key)
             self.changes.persons[key] = PersonRow(
-                key, household_id, name, member.birth_date, event.data.address, event.data.district,
-                indexed or (previous is not None and previous.indexed),
+                key, household_id, name, born, event.data.address, event.data.district,
+                indexed or (previous is not None and previous.indexed), member.relation,
             )
             self.state.person_households[key] = household_id
 
@@ -437,8 +505,41 @@ def existing_household(
     return None
 
 
-def _record_of(member: ReportedMember, event: HouseholdReported) -> PersonRecord:
-    return PersonRecord(None, member.name, member.birth_date, event.data.address, event.data.district)
+def _record_of(member: ReportedMember, event: HouseholdReported, keys: PersonKeys, today: date) -> PersonRecord:
+    """A member without a usable number as linking sees them: the keys of their damaged
+    number's one-slip repairs are hints, and a date the number encodes stands in for a missing one."""
+    number = member.resident_id
+    near = frozenset(keys.of(r) for r in single_edit_repairs(number, today)) if number else frozenset()
+    born = member.birth_date or _encoded_birth_date(number, today)
+    return PersonRecord(None, member.name, born, event.data.address, event.data.district, near)
+
+
+def _encoded_birth_date(number: str | None, today: date) -> date | None:
+    if not number:
+        return None
+    try:
+        return birth_date_of(number, today)
+    except ValueError:
+        return None
+
+
+def _notice_event(event: DepartmentEvent, channel: Channel, notice: Notice) -> DataQualityNotice:
+    return DataQualityNotice(
+        event_id="notice-" + hashlib.sha256(f"{event.source}:{event.event_id}:{notice.field}".encode()).hexdigest()[:32],
+        source=SOURCE,
+        correlation_id=event.correlation_id,
+        data={
+            "original_event_id": event.event_id,
+            "department": event.source,
+            "department_household_ref": event.household_id,
+            "channel": channel,
+            "code": notice.code,
+            "message": notice.message[:500],
+            "field": notice.field,
+            "masked_resident_id": notice.masked_resident_id,
+            "outcome": notice.outcome,
+        },
+    )
 
 
 def _held(key: str, event: DepartmentEvent, payload: dict[str, Any], channel: Channel) -> HeldEvent:

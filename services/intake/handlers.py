@@ -43,7 +43,7 @@ from services.intake.linking import blocking_keys
 from services.intake.metrics import IntakeMetrics
 from services.intake.rejections import rejection_id
 from services.intake.repository import IntakeIdentityReview, IntakeRepository
-from services.intake.validation import Limits, Valid, Verdict, validate
+from services.intake.validation import CHINA_TIME, Limits, Valid, Verdict, validate
 
 log = get_logger("services.intake")
 INDEX_CHUNK = 2000
@@ -113,14 +113,15 @@ class IntakeHandlers:
 
     def _receive(self, items: Sequence[Incoming]) -> list[Outcome]:
         now = self._clock()
+        today = now.astimezone(CHINA_TIME).date()
         verdicts = [validate(i.raw, i.department, now, self._limits) for i in items]
-        lookups = lookups_for([v.event for v in verdicts if isinstance(v, Valid)], self._keys)
+        lookups = lookups_for([v.event for v in verdicts if isinstance(v, Valid)], self._keys, today)
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             if lookups.blocking_keys:
                 _index_everyone(repo)  # a record is linked by name: no known person may be missed
             already = uow.already_applied(_possible_applied_keys(items, verdicts))
-            intake = Intake(repo.known_state(lookups), self._keys)
+            intake = Intake(repo.known_state(lookups), self._keys, today)
             outcomes = [intake.receive(i, v, already) for i, v in zip(items, verdicts, strict=True)]
             self._write(uow, repo, intake.changes)
             uow.commit()
@@ -174,10 +175,11 @@ class IntakeHandlers:
             decided, undecided = repo.resolutions(ref)
             held = repo.held_events(ref)
             events = [DEPARTMENT_EVENTS.parse(h.payload) for h in held]
-            lookups = lookups_for(events, self._keys)  # type: ignore[arg-type]
+            today = self._clock().astimezone(CHINA_TIME).date()
+            lookups = lookups_for(events, self._keys, today)  # type: ignore[arg-type]
             if lookups.blocking_keys:
                 _index_everyone(repo)
-            intake = Intake(repo.known_state(lookups), self._keys)
+            intake = Intake(repo.known_state(lookups), self._keys, today)
             released = intake.release(held, decided, undecided)
             self._write(uow, repo, intake.changes)
             uow.commit()

@@ -14,6 +14,7 @@ Status codes:
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -149,14 +150,15 @@ def _detail(code: str, message: str, items: list[int] | None = None) -> dict[str
 
 
 def _result(outcome: Outcome) -> dict[str, Any]:
+    notices = {"notices": [asdict(n) for n in outcome.notices]} if getattr(outcome, "notices", ()) else {}
     match outcome:
         case Accepted():
-            return {"status": "accepted", "event_id": outcome.event_id, "canonical_event_id": outcome.canonical_event_id}
+            return {"status": "accepted", "event_id": outcome.event_id, "canonical_event_id": outcome.canonical_event_id} | notices
         case Rejected():
             reasons = [{"code": str(p.code), "message": p.message, "field": p.field} for p in outcome.problems]
             return {"status": "rejected", "event_id": outcome.event_id, "rejection_event_id": outcome.rejection_event_id, "reasons": reasons}
         case Pending():
-            return {"status": "pending", "event_id": outcome.event_id, "review_ids": list(outcome.review_ids)}
+            return {"status": "pending", "event_id": outcome.event_id, "review_ids": list(outcome.review_ids)} | notices
         case Duplicate():
             return {"status": "duplicate", "event_id": outcome.event_id}
     raise TypeError(outcome)

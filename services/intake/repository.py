@@ -56,6 +56,7 @@ class IntakePerson(SQLModel, table=True):
     address: str = Field(max_length=200)
     district: str | None = Field(default=None, max_length=16)
     indexed: bool = Field(default=False, description="Blocking keys written")
+    relation: str | None = Field(default=None, max_length=16, description="In their latest report")
     updated_at: datetime = Field(default_factory=utc_now)
 
 
@@ -273,6 +274,7 @@ class IntakeRepository:
                 "address": p.address,
                 "district": p.district,
                 "indexed": p.indexed,
+                "relation": p.relation,
             }
             for p in changes.persons.values()
         ]

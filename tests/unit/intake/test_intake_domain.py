@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from bench.intake_events import EventFactory, bad_checksum
-from contracts.hub import HUB_EVENTS, EventRejected, HouseholdRecorded, IdentityReviewRequested, NeedClosed
-from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS
+from contracts.hub import HUB_EVENTS, DataQualityNotice, EventRejected, HouseholdRecorded, IdentityReviewRequested, NeedClosed
+from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS
 from services.intake.canonical import canonical_event_id, display_name
 from services.intake.domain import (
     Accepted,
@@ -22,6 +22,7 @@ from services.intake.domain import (
     PersonKeys,
     Rejected,
     applied_key,
+    is_provisional,
 )
 from services.intake.linking import Candidate
 from services.intake.rejections import mask_payload
@@ -224,9 +225,10 @@ def test_rejections_mask_resident_ids_everywhere() -> None:
 
 def test_a_rejection_keeps_the_department_record_findable() -> None:
     f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
-    event = f.household_reported()
-    number = event["data"]["members"][0]["resident_id"]
-    event["data"]["members"][0]["resident_id"] = bad_checksum(number)
+    desk.receive(f.household_reported())
+    event = f.benefit_granted(f.households[0])
+    number = event["data"]["resident_id"]
+    event["data"]["resident_id"] = bad_checksum(number)
     outcome = desk.receive(event)
     assert isinstance(outcome, Rejected)
     rejection = desk.emitted(REJECTIONS)[0]
@@ -234,7 +236,7 @@ def test_a_rejection_keeps_the_department_record_findable() -> None:
     assert rejection.data.original_event_id == event["event_id"]
     assert rejection.data.department == "CA"
     assert rejection.data.reasons[0].code == "resident_id.checksum"
-    shown = rejection.data.masked_payload["data"]["members"][0]["resident_id"]  # type: ignore[index]
+    shown = rejection.data.masked_payload["data"]["resident_id"]  # type: ignore[index]
     assert shown[:6] == number[:6] and shown[-4:] == bad_checksum(number)[-4:] and "*" in shown
     assert number[6:14] not in rejection.to_bytes().decode()
 
@@ -296,3 +298,78 @@ def test_a_withdrawal_from_another_departments_topic_is_rejected() -> None:
     need = f.need_assessed(f.households[0])
     outcome = desk.receive(f.need_withdrawn(need), department="HEALTH")
     assert isinstance(outcome, Rejected) and "department.topic_mismatch" in [p.code for p in outcome.problems]
+
+
+# --- damaged numbers: used when name, birth date and address say who, with a notice ---------
+
+
+def numbered(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+def one_slip(number: str) -> str:
+    """The same number with one digit mistyped (the check character then fails)."""
+    digit = "5" if number[9] != "5" else "6"
+    return number[:9] + digit + number[10:]
+
+
+def test_a_mistyped_number_of_a_known_person_is_linked_to_them_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number = numbered("31011519900307457")
+    first = desk.receive(report(f, [person("王建国", number, "1990-03-07")], ref="CA-1"))
+    damaged = one_slip(number)
+    again = report(f, [person("王建国", damaged, "1990-03-07")], ref="CA-2")
+    outcome = desk.receive(again)
+    assert isinstance(outcome, Accepted), outcome
+    recorded = desk.emitted(CANONICAL)[-1]
+    assert recorded.data.members[0].person_key == KEYS.of(number)
+    assert outcome.household_id == first.household_id
+    [notice] = outcome.notices
+    assert (notice.code, notice.field, notice.outcome) == ("resident_id.checksum", "data.members[0].resident_id", "linked")
+    assert notice.masked_resident_id == damaged[:6] + "*" * 8 + damaged[-4:]
+    [event] = desk.emitted(DATA_QUALITY)
+    assert isinstance(event, DataQualityNotice)
+    assert event.data.original_event_id == again["event_id"] and event.data.department == "CA"
+    assert event.data.outcome == "linked" and damaged not in event.to_bytes().decode()
+    assert desk.intake.changes.outbox[-1][2] == "CA", "notices are keyed by department"
+
+
+def test_a_mistyped_number_of_nobody_known_makes_a_provisional_person() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    outcome = desk.receive(report(f, [person("王建国", one_slip(numbered("31011519900307457")), "1990-03-07")]))
+    assert isinstance(outcome, Accepted)
+    assert [n.outcome for n in outcome.notices] == ["new_person"]
+    assert is_provisional(desk.emitted(CANONICAL)[-1].data.members[0].person_key)
+
+
+def test_a_mistyped_number_that_fits_two_people_is_held_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(report(f, [person("王建国", numbered("31011519900307457"), "1990-03-07")], ref="CA-1"))
+    desk.receive(report(f, [person("王建囯", numbered("31011519900307999"), "1990-03-07")], ref="CA-9"))
+    # the same name and birth date, the address of neither and a number one slip from neither
+    damaged = "110101199003071234"[:17] + ("0" if check_character("11010119900307123") != "0" else "1")
+    outcome = desk.receive(report(f, [person("王建国", damaged, "1990-03-07")], ref="CA-2", address="静安区江宁路88号"))
+    assert isinstance(outcome, Pending), outcome
+    assert [n.outcome for n in outcome.notices] == ["held_for_review"]
+    assert len(desk.emitted(DATA_QUALITY)) == 1
+
+
+def test_a_birth_date_disagreeing_with_a_valid_number_is_linked_by_the_number_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number = numbered("31011519900307457")
+    desk.receive(report(f, [person("王建国", number, "1990-03-07")], ref="CA-1"))
+    outcome = desk.receive(report(f, [person("王建国", number, "1990-07-03")], ref="CA-2"))
+    assert isinstance(outcome, Accepted)
+    assert desk.emitted(CANONICAL)[-1].data.members[0].person_key == KEYS.of(number)
+    assert [(n.code, n.outcome) for n in outcome.notices] == [("resident_id.birth_date_mismatch", "linked")]
+
+
+def test_a_damaged_member_is_never_linked_to_another_member_of_the_same_report() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    twin = numbered("31011519900307457")
+    desk.receive(report(f, [person("王建国", twin, "1990-03-07")], ref="CA-1"))
+    members = [person("王建国", twin, "1990-03-07"), person("王建囯", one_slip(numbered("31011519900307111")), "1990-03-07", "child")]
+    outcome = desk.receive(report(f, members, ref="CA-1"))
+    assert isinstance(outcome, Accepted | Pending)
+    keys = [m.person_key for m in desk.emitted(CANONICAL)[-1].data.members] if isinstance(outcome, Accepted) else []
+    assert len(set(keys)) == len(keys)
