@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import combinations
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -33,7 +33,7 @@ from contracts.department import (
     ReportedMember,
 )
 from contracts.envelope import Publishable
-from contracts.hub import DataQualityNotice, IdentityReviewRequested
+from contracts.hub import DataQualityNotice, HouseholdMerged, IdentityReviewRequested, PersonMerged
 from contracts.pseudonyms import normalise_resident_id, person_key
 from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS, Topic
 from services.intake.canonical import to_canonical
@@ -159,6 +159,7 @@ class ReviewRow:
     event_key: str
     member_index: int
     candidates: tuple[tuple[str, float], ...]
+    blocks: frozenset[str] = frozenset()  # the held member's blocking keys: a new person sharing one settles it
 
 
 @dataclass
@@ -390,7 +391,7 @@ class Intake:
                 member_keys[index] = decision.person_key
             elif isinstance(decision, NeedsReview):
                 scored = tuple((s.candidate.person_key, round(s.score, 4)) for s in decision.candidates)
-                reviews.append(ReviewRow(review_id(key, index), key, index, scored))
+                reviews.append(ReviewRow(review_id(key, index), key, index, scored, frozenset(blocking_keys(record))))
                 self._how[index] = "held_for_review"
             else:
                 member_keys[index] = self.keys.unnumbered(key, index)
@@ -548,3 +549,101 @@ def _held(key: str, event: DepartmentEvent, payload: dict[str, Any], channel: Ch
 
 def _payload_ref(incoming: Incoming) -> str:
     return f"{incoming.channel}:{incoming.position}"
+
+
+# --- merges: two keys found to be one person -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merge:
+    survivor: str
+    merged: str
+    reason: Literal["numbered_record", "reviewer_decision", "concurrent_link"]
+
+
+def survivor_of_pair(a: str, b: str) -> str:
+    """The key that survives, the same whichever record came first: a numbered key over a
+    provisional one; between provisional keys, the smaller."""
+    if is_provisional(a) != is_provisional(b):
+        return b if is_provisional(a) else a
+    return min(a, b)
+
+
+def plan_merges(fresh: Sequence[Candidate], index: CandidateIndex, apart: set[frozenset[str]]) -> list[Merge]:
+    """Which persons first seen in a batch are someone already known (or the other way round).
+
+    A provisional person is merged into the one person `decide` would link their record to now;
+    a numbered person takes over every provisional person whose record `decide` would now link
+    to them. Either way the decision is the provisional record's own, against everyone it could
+    be, so twins and namesakes stay apart exactly as when the numbered record came first. Members
+    of one report (`apart`) are never merged."""
+    merges: list[Merge] = []
+    gone: set[str] = set()
+    for person in fresh:
+        if is_provisional(person.person_key):
+            target = _linked_to(person, index, apart)
+            pairs = [(person.person_key, target)] if target else []
+        else:
+            record = PersonRecord(None, person.name, person.birth_date, person.address)
+            provisional = {c.person_key: c for c in index.candidates_for(record) if is_provisional(c.person_key)}
+            pairs = [(p, person.person_key) for p, c in sorted(provisional.items()) if _linked_to(c, index, apart) == person.person_key]
+        for one, other in pairs:
+            if one in gone or other in gone:
+                continue
+            survivor = survivor_of_pair(one, other)
+            merged = other if survivor == one else one
+            reason = "concurrent_link" if is_provisional(survivor) else "numbered_record"
+            merges.append(Merge(survivor, merged, reason))  # type: ignore[arg-type]
+            gone.add(merged)
+    return merges
+
+
+def _linked_to(person: Candidate, index: CandidateIndex, apart: set[frozenset[str]]) -> str | None:
+    record = PersonRecord(None, person.name, person.birth_date, person.address)
+    others = [
+        c for c in index.candidates_for(record)
+        if c.person_key != person.person_key and frozenset((c.person_key, person.person_key)) not in apart
+    ]
+    decision = decide(record, others)
+    return decision.person_key if isinstance(decision, Linked) else None
+
+
+def merge_events(
+    merge: Merge, survivor_household: str | None, merged_household: str | None, decided_by: str | None
+) -> list[tuple[Topic, Publishable, str | None]]:
+    """person.merged, and household.merged when a household followed, keyed by the survivor's
+    household; ids from what was merged, so a merge told twice is one event."""
+    digest = hashlib.sha256(f"{merge.merged}>{merge.survivor}".encode()).hexdigest()[:32]
+    person = PersonMerged(
+        event_id=f"person-merged-{digest}",
+        source=SOURCE,
+        household_id=survivor_household,
+        data={
+            "surviving_person_key": merge.survivor,
+            "merged_person_keys": [merge.merged],
+            "reason": merge.reason,
+            "decided_by": decided_by,
+        },
+    )
+    events: list[tuple[Topic, Publishable, str | None]] = [(CANONICAL, person, survivor_household)]
+    if merged_household and survivor_household:
+        household = HouseholdMerged(
+            event_id=f"household-merged-{digest}",
+            source=SOURCE,
+            household_id=survivor_household,
+            data={"surviving_household_id": survivor_household, "merged_household_ids": [merged_household], "reason": "person_merged"},
+        )
+        events.append((CANONICAL, household, survivor_household))
+    return events
+
+
+def link_member(
+    event: HouseholdReported, index: int, candidates_of: Callable[[set[str]], list[Candidate]], keys: PersonKeys, today: date
+) -> str | None:
+    """Who a held member is now, if `decide` is sure (never another member of the report)."""
+    members = event.data.members
+    record = _record_of(members[index], event, keys, today)
+    others = {keys.of(m.resident_id) for i, m in enumerate(members) if i != index and m.resident_id and is_usable(m.resident_id, today)}
+    candidates = [c for c in candidates_of(blocking_keys(record)) if c.person_key not in others]
+    decision = decide(record, candidates)
+    return decision.person_key if isinstance(decision, Linked) else None

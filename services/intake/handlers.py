@@ -14,12 +14,14 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from contracts.department import DEPARTMENT_EVENTS
+from sqlalchemy.exc import DBAPIError
+
+from contracts.department import DEPARTMENT_EVENTS, HouseholdReported
 from contracts.envelope import utc_now
 from kit.database import OtherWriters
 from kit.logs import get_logger
@@ -27,19 +29,25 @@ from kit.outbox import UnitOfWork
 from kit.service import BatchSurvivors, ServiceRuntime
 from services.intake.canonical import display_name
 from services.intake.domain import (
+    SOURCE,
     Accepted,
     Changes,
     Duplicate,
     Incoming,
     Intake,
+    Merge,
     Outcome,
     Pending,
     PersonKeys,
     Rejected,
     applied_key,
+    is_provisional,
+    link_member,
     lookups_for,
+    merge_events,
+    plan_merges,
 )
-from services.intake.linking import blocking_keys
+from services.intake.linking import CandidateIndex, blocking_keys
 from services.intake.metrics import IntakeMetrics
 from services.intake.rejections import rejection_id
 from services.intake.repository import IntakeIdentityReview, IntakeRepository
@@ -124,7 +132,11 @@ class IntakeHandlers:
             intake = Intake(repo.known_state(lookups), self._keys, today)
             outcomes = [intake.receive(i, v, already) for i, v in zip(items, verdicts, strict=True)]
             self._write(uow, repo, intake.changes)
+            fresh, apart = intake.changes.fresh, intake.changes.apart
+            self._merge_pass(uow, repo, fresh, apart, today)
             uow.commit()
+        if fresh:
+            self._catch_races(fresh, apart, today)
         self._keys.trim()
         self._last_batch = time.monotonic()
         _log_outcomes(items, outcomes)
@@ -166,25 +178,33 @@ class IntakeHandlers:
         return done
 
     def _resolve(self, record_id: str, person_key: str | None, by: str) -> Resolution:
+        today = self._clock().astimezone(CHINA_TIME).date()
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             review = _open_review(repo, record_id)
             chosen = self._chosen_person(repo, review, person_key)
-            repo.resolve(review, chosen, by)
-            ref = (review.department, review.department_ref)
-            decided, undecided = repo.resolutions(ref)
-            held = repo.held_events(ref)
-            events = [DEPARTMENT_EVENTS.parse(h.payload) for h in held]
-            today = self._clock().astimezone(CHINA_TIME).date()
-            lookups = lookups_for(events, self._keys, today)  # type: ignore[arg-type]
-            if lookups.blocking_keys:
-                _index_everyone(repo)
-            intake = Intake(repo.known_state(lookups), self._keys, today)
-            released = intake.release(held, decided, undecided)
-            self._write(uow, repo, intake.changes)
+            released = self._settle(uow, repo, review, chosen, by, today)
             uow.commit()
         log.info("identity review resolved", record_id=record_id, by=by, released=len(released))
         return Resolution(record_id, chosen, released)
+
+    def _settle(
+        self, uow: UnitOfWork, repo: IntakeRepository, review: IntakeIdentityReview, chosen: str, by: str, today: date
+    ) -> list[Outcome]:
+        """Record who a held member is; the household's held events then flow on in order."""
+        repo.resolve(review, chosen, by)
+        ref = (review.department, review.department_ref)
+        decided, undecided = repo.resolutions(ref)
+        held = repo.held_events(ref)
+        events = [DEPARTMENT_EVENTS.parse(h.payload) for h in held]
+        lookups = lookups_for(events, self._keys, today)  # type: ignore[arg-type]
+        if lookups.blocking_keys:
+            _index_everyone(repo)
+        intake = Intake(repo.known_state(lookups), self._keys, today)
+        released = intake.release(held, decided, undecided)
+        self._write(uow, repo, intake.changes)
+        self._merge_pass(uow, repo, intake.changes.fresh, intake.changes.apart, today, settle=False)
+        return released
 
     def _chosen_person(self, repo: IntakeRepository, review: IntakeIdentityReview, person_key: str | None) -> str:
         if person_key is None:
@@ -192,7 +212,88 @@ class IntakeHandlers:
         candidates = {c["person_key"] for c in review.candidates}
         if person_key not in candidates and not repo.person_exists(person_key):
             raise UnknownPerson(f"no person with key {person_key!r} is known to intake")
-        return person_key
+        return repo.survivor_of(person_key)  # a candidate merged since the review was opened
+
+    # --- merges ----------------------------------------------------------------------------------
+
+    def _merge_pass(
+        self,
+        uow: UnitOfWork,
+        repo: IntakeRepository,
+        fresh: Collection[str],
+        apart: set[frozenset[str]],
+        today: date,
+        settle: bool = True,
+    ) -> list[Merge]:
+        """Merge the persons first seen in this unit of work with whoever they prove to be, then
+        settle the open reviews the merges made clear. Costs a query when nobody is provisional."""
+        if not fresh or (
+            not any(is_provisional(k) for k in fresh) and not repo.any_provisional() and not repo.any_open_review()
+        ):
+            return []
+        _index_everyone(repo)
+        people = repo.persons(fresh)
+        blocks = set().union(*(blocking_keys(p) for p in people))
+        found = repo.candidates(blocks)
+        provisional = [c for c in found if is_provisional(c.person_key)]
+        found += repo.candidates(set().union(*(blocking_keys(c) for c in provisional)) - blocks)
+        index = CandidateIndex()
+        for candidate in [*found, *people]:
+            index.add(candidate)
+        merges = plan_merges(people, index, apart)
+        for merge in merges:
+            self._merge(uow, repo, merge, None)
+        if settle:
+            merged = {m.merged for m in merges} | {m.survivor for m in merges}
+            self._settle_reviews(uow, repo, repo.reviews_touching(merged, blocks), today)
+        return merges
+
+    def _merge(self, uow: UnitOfWork, repo: IntakeRepository, merge: Merge, decided_by: str | None) -> None:
+        done = repo.merge_person(merge, decided_by)
+        for topic, event, key in merge_events(merge, done.survivor_household, done.merged_household, decided_by):
+            uow.emit(topic, event, key)
+        log.info("persons merged", survivor=merge.survivor, merged=merge.merged, reason=merge.reason,
+                 household_id=done.survivor_household, household_merged=done.merged_household)
+
+    def _settle_reviews(self, uow: UnitOfWork, repo: IntakeRepository, reviews: list[IntakeIdentityReview], today: date) -> None:
+        """An open review that a merge or a new person may have made clear (its candidates are
+        one person now, or someone new fits) is decided as the record would be if it came now:
+        linked when clear, left to staff otherwise."""
+        for review in reviews:
+            payload = repo.held_payload(review.event_key)
+            event = DEPARTMENT_EVENTS.parse(payload) if payload else None
+            if not isinstance(event, HouseholdReported) or review.resolved_person_key:
+                continue
+            chosen = link_member(event, review.member_index, repo.candidates, self._keys, today)
+            if chosen is not None:
+                self._settle(uow, repo, review, chosen, SOURCE, today)
+                log.info("identity review settled by a merge", record_id=review.record_id, person_key=chosen)
+
+    def _catch_races(self, fresh: Collection[str], apart: set[frozenset[str]], today: date) -> None:
+        """Once more after the commit, when another instance's batch committed meanwhile is
+        visible: a person it recorded at the same moment is merged now rather than never."""
+        try:
+            with self._runtime.unit_of_work() as uow:
+                repo = IntakeRepository(uow.session)
+                if self._merge_pass(uow, repo, fresh, apart, today):
+                    uow.commit()
+        except DBAPIError as error:  # another instance merged the same pair first
+            log.info("merge pass lost a race, the other instance merged", error=type(error).__name__)
+
+    async def merge_persons(self, survivor: str, merged: str, by: str) -> Merge:
+        """A reviewer says two known persons are one."""
+        with self._runtime.unit_of_work() as uow:
+            repo = IntakeRepository(uow.session)
+            for key in (survivor, merged):
+                if not repo.person_exists(key):
+                    raise UnknownPerson(f"no person with key {key!r} is known to intake")
+            if survivor == merged:
+                raise UnknownPerson("a person cannot be merged into themself")
+            merge = Merge(survivor, merged, "reviewer_decision")
+            self._merge(uow, repo, merge, by)
+            uow.commit()
+        self._runtime.relay.wake()
+        return merge
 
 
 def _open_review(repo: IntakeRepository, record_id: str) -> IntakeIdentityReview:
