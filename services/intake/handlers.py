@@ -50,7 +50,7 @@ from services.intake.domain import (
 from services.intake.linking import CandidateIndex, blocking_keys
 from services.intake.metrics import IntakeMetrics
 from services.intake.rejections import rejection_id
-from services.intake.repository import IntakeIdentityReview, IntakeRepository
+from services.intake.repository import IntakeIdentityReview, IntakePendingRecord, IntakeRepository
 from services.intake.validation import CHINA_TIME, Limits, Valid, Verdict, validate
 
 log = get_logger("services.intake")
@@ -116,6 +116,16 @@ class IntakeHandlers:
             reviews = repo.open_reviews()
             known = repo.person_details([c["person_key"] for r in reviews for c in r.candidates])
             return [_review_view(r, known) for r in reviews]
+
+    def held_records(self) -> list[dict[str, Any]]:
+        """Every held department event, and why: its own member awaits review, or it waits
+        behind such a record of its household (events flow on in their original order)."""
+        with self._runtime.unit_of_work() as uow:
+            repo = IntakeRepository(uow.session)
+            waiting: dict[tuple[str, str], list[IntakeIdentityReview]] = {}
+            for review in repo.open_reviews(limit=10_000):
+                waiting.setdefault((review.department, review.department_ref), []).append(review)
+            return [_held_view(record, waiting.get((record.department, record.department_ref), [])) for record in repo.held_records()]
 
     # --- synchronous: one database transaction each ---------------------------------------------
 
@@ -345,6 +355,24 @@ def _log_outcomes(items: Sequence[Incoming], outcomes: Sequence[Outcome]) -> Non
             case Duplicate():
                 log.info("event already processed", event_id=outcome.event_id, department=item.department,
                          channel=item.channel)
+
+
+def _held_view(record: IntakePendingRecord, reviews: list[IntakeIdentityReview]) -> dict[str, Any]:
+    own = [r.record_id for r in reviews if r.event_key == record.event_key]
+    return {
+        "department": record.department,
+        "department_household_ref": record.department_ref,
+        "event_id": record.event_key.split(":", 1)[1] if ":" in record.event_key else record.event_key,
+        "event_type": record.event_type,
+        "channel": record.channel,
+        "received_at": record.received_at.isoformat(),
+        "reason": "identity_review" if own else "behind_identity_review",
+        "why": (
+            "a member of this record may be someone already known: staff decide who"
+            if own else "an earlier record of this household waits for an identity review; this one follows it, in order"
+        ),
+        "review_ids": own or [r.record_id for r in reviews],
+    }
 
 
 def _review_view(review: IntakeIdentityReview, known: dict[str, Any]) -> dict[str, Any]:

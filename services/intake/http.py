@@ -51,6 +51,11 @@ class ReviewDecision(BaseModel):
     person_key: str | None = Field(default=None, max_length=64, description="For same_person: who it is")
 
 
+class PersonsMerge(BaseModel):
+    surviving_person_key: str = Field(max_length=64)
+    merged_person_key: str = Field(max_length=64)
+
+
 def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: int) -> APIRouter:
     router = APIRouter(tags=["intake"])
     max_body = max_events * max_event_bytes
@@ -81,6 +86,20 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
     @router.get("/identity-reviews", summary="Records waiting for staff to say who a member is")
     async def list_reviews(caller: StaffCaller) -> list[dict[str, Any]]:
         return handlers.open_reviews()
+
+    @router.get("/held-records", summary="Every department event held for an identity review, and why")
+    async def list_held(caller: StaffCaller) -> list[dict[str, Any]]:
+        return handlers.held_records()
+
+    @router.post("/persons/merge", summary="Say that two known persons are one: the merged key now means the survivor")
+    async def merge_persons(decision: PersonsMerge, caller: StaffCaller) -> dict[str, Any]:
+        try:
+            merge = await handlers.merge_persons(decision.surviving_person_key, decision.merged_person_key, caller.id)
+        except UnknownPerson as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        except DBAPIError:
+            raise HTTPException(status.HTTP_409_CONFLICT, "that person was merged already") from None
+        return {"surviving_person_key": merge.survivor, "merged_person_key": merge.merged, "reason": merge.reason}
 
     @router.post("/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on")
     async def resolve_review(record_id: str, decision: ReviewDecision, caller: StaffCaller) -> dict[str, Any]:
