@@ -50,7 +50,6 @@ from kit.tansu import EmbeddedBroker
 from services.intake.resident_id import check_character
 
 TODAY = date(2025, 6, 30)
-SECRET = b"bench-identity-quality"
 PRECISION_TARGET = 0.995
 RECALL_TARGET = 0.98
 STAFF = {"X-API-Key": "dev-staff-key"}

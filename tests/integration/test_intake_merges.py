@@ -4,7 +4,6 @@ provisional person is merged into whoever a later record proves them to be."""
 
 from __future__ import annotations
 
-import itertools
 import random
 from datetime import UTC, datetime
 from typing import Any
