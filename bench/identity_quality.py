@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import orjson
+import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from opencc import OpenCC
 from pypinyin import lazy_pinyin
@@ -589,12 +590,23 @@ def report(label: str, sent: Sequence[Sent], keys: dict[str, str | None], counts
     return overall.precision >= PRECISION_TARGET and overall.recall >= RECALL_TARGET
 
 
+def fresh_postgres(server_url: str) -> str:
+    name = f"identity_quality_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--instances", default="1,2", help="intake process counts to run, e.g. 1,2")
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder per run")
+    parser.add_argument("--postgres", default=None, metavar="SERVER_URL",
+                        help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres: a new database there per run; "
+                             "default: a SQLite file in a temporary folder per run")
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -603,15 +615,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = Departments(rng, population).records(residents)
     sent = department_events(records, rng, datetime.now(UTC) - timedelta(minutes=1))
     before = reference_seconds()
-    print(f"command: python -m bench.identity_quality --persons {args.persons} --seed {args.seed} --instances {args.instances}")
+    postgres = f" --postgres {args.postgres}" if args.postgres else ""
+    print(f"command: python -m bench.identity_quality --persons {args.persons} --seed {args.seed} --instances {args.instances}{postgres}")
     met = True
     with EmbeddedBroker() as broker:
         for instances in (int(n) for n in args.instances.split(",")):
             hub = HubSettings(kafka_bootstrap=broker.bootstrap, kafka_idempotence=False, topic_namespace=f"iq{uuid.uuid4().hex[:6]}.")
             with tempfile.TemporaryDirectory(prefix="identity-quality-") as folder:
-                url = args.database_url or f"sqlite:///{folder}/intake.db"
+                url = fresh_postgres(args.postgres) if args.postgres else f"sqlite:///{folder}/intake.db"
                 keys, counts, seconds = asyncio.run(run(sent, instances, hub, url, Path(folder), args.timeout))
-                met &= report(f"{instances} intake process(es), {url.split(':')[0]}", sent, keys, counts, seconds)
+                met &= report(f"{instances} intake process(es), {url.split(':')[0].split('+')[0]}", sent, keys, counts, seconds)
     print(describe(before, reference_seconds()))
     wanted = f"precision>={PRECISION_TARGET} recall>={RECALL_TARGET}"
     print("\ntargets", "met" if met else "missed", wanted)
