@@ -92,6 +92,8 @@ async def test_a_damaged_number_of_a_known_person_is_linked_with_a_notice_not_re
     assert answer.json()["status"] == "accepted"
     [told] = answer.json()["notices"]
     assert (told["code"], told["outcome"], told["field"]) == ("resident_id.checksum", "linked", "data.members[0].resident_id")
+    metrics = httpx.get(f"{intake.url}/metrics").text
+    assert 'intake_data_quality_notices_total{code="resident_id.checksum",outcome="linked"} 2.0' in metrics
 
 
 async def test_a_provisional_person_merged_by_a_later_numbered_record_is_one_key_downstream(start_service, hub) -> None:
