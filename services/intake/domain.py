@@ -47,8 +47,8 @@ from services.intake.linking import (
     decide,
 )
 from services.intake.rejections import Channel, rejection_event, rejection_id
-from services.intake.resident_id import birth_date_of, is_usable, mask_resident_id, single_edit_repairs
-from services.intake.validation import Invalid, Problem, ReasonCode, Valid, Verdict, flawed_member
+from services.intake.resident_id import IdReason, birth_date_of, is_usable, mask_resident_id, single_edit_repairs
+from services.intake.validation import BENEFICIARY, Invalid, Problem, ReasonCode, Valid, Verdict, flawed_member
 
 Ref = tuple[str, str]  # (department, the department's own household reference)
 SOURCE = "intake"
@@ -128,6 +128,7 @@ class KnownState:
     held: set[Ref] = field(default_factory=set)
     person_households: dict[str, str | None] = field(default_factory=dict)
     candidates: CandidateIndex = field(default_factory=CandidateIndex)
+    household_members: dict[str, set[str]] = field(default_factory=dict)  # hub household -> person keys
     linking: bool = False  # some record in the batch has no number: index new people at once
 
 
@@ -186,6 +187,7 @@ class Lookups:
     refs: set[Ref]
     person_keys: set[str]
     blocking_keys: set[str]
+    repair_refs: set[Ref] = field(default_factory=set)  # a need's or benefit's number to repair: load the members
 
 
 def applied_key(department: str, event_id: str) -> str:
@@ -237,15 +239,19 @@ def lookups_for(events: Iterable[DepartmentEvent], keys: PersonKeys, today: date
     refs: set[Ref] = set()
     person_keys: set[str] = set()
     blocks: set[str] = set()
+    repair: set[Ref] = set()
     for event in events:
         refs.add((event.source, event.household_id or ""))
+        number = getattr(event.data, "resident_id", None)
+        if number and not is_usable(number, today):
+            repair.add((event.source, event.household_id or ""))
         if isinstance(event, HouseholdReported):
             for member in event.data.members:
                 if member.resident_id and is_usable(member.resident_id, today):
                     person_keys.add(keys.of(member.resident_id))
                 else:
                     blocks |= blocking_keys(_record_of(member, event, keys, today))
-    return Lookups(refs, person_keys, blocks)
+    return Lookups(refs, person_keys, blocks, repair)
 
 
 class Intake:
@@ -288,7 +294,7 @@ class Intake:
             by_member.setdefault(flawed_member(flaw), []).append(flaw)
         notices = []
         for index, flaws in by_member.items():  # one notice a member: the first code, every message
-            number = event.data.members[index].resident_id  # type: ignore[attr-defined]
+            number = event.data.resident_id if index < 0 else event.data.members[index].resident_id  # type: ignore[attr-defined]
             masked = mask_resident_id(number) if number else None
             message = " ".join(f.message for f in flaws)
             notice = Notice(str(flaws[0].code), message, flaws[0].field or "", masked, how.get(index, "held_for_review"))
@@ -336,7 +342,23 @@ class Intake:
             message = "No household with this reference has been reported by the department; report it first, then resend."
             problem = Problem(ReasonCode.HOUSEHOLD_UNKNOWN, message, "household_id")
             return Rejected(event.event_id, event.source, (problem,), "")
+        number = getattr(event.data, "resident_id", None)
+        if number and not is_usable(number, self.today):
+            return self._accept_repaired(event, household_id, number)
         return self._accept(event, household_id, [])
+
+    def _accept_repaired(self, event: DepartmentEvent, household_id: str, number: str) -> Outcome:
+        """A need or benefit whose number fails its check character: the one member of the
+        household whose number is one keying slip from it, or a rejection."""
+        near = {self.keys.of(r) for r in single_edit_repairs(number, self.today)}
+        members = near & self.state.household_members.get(household_id, set())
+        if len(members) != 1:
+            message = "The check character does not match, and no one member of this household has a number one keying slip from it."
+            problem = Problem(str(IdReason.CHECKSUM), message, BENEFICIARY)
+            return Rejected(event.event_id, event.source, (problem,), "")
+        (member,) = members
+        self._how = {-1: "linked"}
+        return self._accept(event, household_id, [], lambda n: member if n == number else self.keys.of(n))
 
     def _household_reported(
         self,
@@ -357,8 +379,10 @@ class Intake:
             self.changes.apart.update(frozenset(pair) for pair in combinations(set(member_keys), 2))
         return self._accept(event, household_id, member_keys)
 
-    def _accept(self, event: DepartmentEvent, household_id: str, member_keys: list[str]) -> Accepted:
-        canonical = to_canonical(event, household_id, member_keys, self.keys.of)
+    def _accept(
+        self, event: DepartmentEvent, household_id: str, member_keys: list[str], key_of: Callable[[str], str] | None = None
+    ) -> Accepted:
+        canonical = to_canonical(event, household_id, member_keys, key_of or self.keys.of)
         self.changes.outbox.append((CANONICAL, canonical, household_id))
         return Accepted(event.event_id, household_id, canonical.event_id)
 

@@ -57,7 +57,7 @@ class IntakePerson(SQLModel, table=True):
     __tablename__ = "intake_person"
 
     person_key: str = Field(primary_key=True, max_length=64)
-    household_id: str | None = Field(default=None, max_length=64)
+    household_id: str | None = Field(default=None, max_length=64, index=True)
     name: str = Field(max_length=64)
     birth_date: date | None = None
     address: str = Field(max_length=200)
@@ -149,6 +149,8 @@ class IntakeRepository:
         state.households = self.households_of(lookups.refs)
         state.held = self.held_refs(lookups.refs)
         state.person_households = self.person_households(lookups.person_keys)
+        repair = {state.households[r] for r in lookups.repair_refs if r in state.households}
+        state.household_members = self.household_members(repair)
         for candidate in self.candidates(lookups.blocking_keys):
             state.candidates.add(candidate)
         return state
@@ -173,6 +175,16 @@ class IntakeRepository:
                 table.c.department == department, among(table.c.department_ref, own_refs, self._dialect)
             )
             found.update((department, r) for r in self._sql.execute(query).scalars())
+        return found
+
+    def household_members(self, household_ids: Collection[str]) -> dict[str, set[str]]:
+        if not household_ids:
+            return {}
+        table = IntakePerson.__table__
+        query = sa.select(table.c.household_id, table.c.person_key).where(among(table.c.household_id, household_ids, self._dialect))
+        found: dict[str, set[str]] = {}
+        for household_id, key in self._sql.execute(query):
+            found.setdefault(household_id, set()).add(key)
         return found
 
     def person_households(self, person_keys: Collection[str]) -> dict[str, str | None]:

@@ -145,7 +145,8 @@ def validate_object(body: dict[str, Any], channel_department: str, now: datetime
         return _invalid(body, channel_department, _contract_problems(error))
     problems = rule_problems(event, channel_department, now, limits)  # type: ignore[arg-type]
     flaws = [p for p in problems if _usable_despite(p)]
-    if len(flaws) < len(problems):
+    beneficiary = {p.code for p in flaws if p.field == BENEFICIARY}
+    if len(flaws) < len(problems) or (beneficiary and str(IdReason.CHECKSUM) not in beneficiary):
         return _invalid(body, channel_department, problems)
     return Valid(event, body, tuple(flaws))  # type: ignore[arg-type]
 
@@ -157,13 +158,24 @@ REPAIRABLE = frozenset(str(code) for code in IdReason)
 _MEMBER_NUMBER = re.compile(r"data\.members\[\d+\]\.resident_id")
 
 
+# A need's or benefit's number that fails its check character may still be one slip from a
+# member of the household: intake decides (it rejects the event when no member is).
+REPAIRABLE_BENEFICIARY = frozenset({str(IdReason.CHECKSUM), str(IdReason.BIRTH_DATE_INVALID)})
+BENEFICIARY = "data.resident_id"
+
+
 def _usable_despite(problem: Problem) -> bool:
+    if problem.field == BENEFICIARY:
+        return problem.code in REPAIRABLE_BENEFICIARY
     return problem.code in REPAIRABLE and problem.field is not None and _MEMBER_NUMBER.fullmatch(problem.field) is not None
 
 
 def flawed_member(problem: Problem) -> int:
-    """The member index a flaw's field names: data.members[2].resident_id -> 2."""
+    """The member index a flaw's field names: data.members[2].resident_id -> 2; -1 for the
+    need's or benefit's own `data.resident_id`."""
     assert problem.field is not None
+    if problem.field == BENEFICIARY:
+        return -1
     return int(problem.field.split("[", 1)[1].split("]", 1)[0])
 
 

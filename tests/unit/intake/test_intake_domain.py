@@ -51,6 +51,8 @@ class Desk:
         incoming = Incoming(raw, channel, department, f"dept.ca/0/{self.position}", "dept.ca")  # type: ignore[arg-type]
         outcome = self.intake.receive(incoming, verdict, self.applied)
         self.applied |= set(self.intake.changes.applied)
+        for row in self.intake.changes.persons.values():  # as the repository loads them for a batch
+            self.state.household_members.setdefault(row.household_id, set()).add(row.person_key)
         return outcome
 
     def emitted(self, topic: Any) -> list[Any]:
@@ -228,7 +230,8 @@ def test_a_rejection_keeps_the_department_record_findable() -> None:
     desk.receive(f.household_reported())
     event = f.benefit_granted(f.households[0])
     number = event["data"]["resident_id"]
-    event["data"]["resident_id"] = bad_checksum(number)
+    event["data"]["resident_id"] = bad_checksum(number)  # one slip from the head's number...
+    desk.state.household_members.clear()  # ...but no member of the household is known here
     outcome = desk.receive(event)
     assert isinstance(outcome, Rejected)
     rejection = desk.emitted(REJECTIONS)[0]
@@ -373,3 +376,27 @@ def test_a_damaged_member_is_never_linked_to_another_member_of_the_same_report()
     assert isinstance(outcome, Accepted | Pending)
     keys = [m.person_key for m in desk.emitted(CANONICAL)[-1].data.members] if isinstance(outcome, Accepted) else []
     assert len(set(keys)) == len(keys)
+
+
+def test_a_grant_whose_number_is_one_slip_from_a_household_member_is_theirs_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number, spouse = numbered("31011519620314201"), numbered("31011519650822202")
+    desk.receive(report(f, [person("王建国", number, "1962-03-14"), person("李秀英", spouse, "1965-08-22", "spouse")], ref="CA-1"))
+    grant = f.benefit_granted(f.households[0])
+    grant["household_id"], grant["data"]["resident_id"] = "CA-1", one_slip(number)
+    outcome = desk.receive(grant)
+    assert isinstance(outcome, Accepted), outcome
+    assert desk.emitted(CANONICAL)[-1].data.person_key == KEYS.of(number)
+    assert [(n.field, n.outcome) for n in outcome.notices] == [("data.resident_id", "linked")]
+    assert desk.emitted(DATA_QUALITY)[-1].data.masked_resident_id == one_slip(number)[:6] + "*" * 8 + one_slip(number)[-4:]
+
+
+def test_a_grant_whose_damaged_number_fits_no_household_member_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(report(f, [person("王建国", numbered("31011519620314201"), "1962-03-14")], ref="CA-1"))
+    grant = f.benefit_granted(f.households[0])
+    grant["household_id"], grant["data"]["resident_id"] = "CA-1", one_slip(numbered("31011519700101301"))
+    outcome = desk.receive(grant)
+    assert isinstance(outcome, Rejected)
+    assert [(p.code, p.field) for p in outcome.problems] == [("resident_id.checksum", "data.resident_id")]
+    assert desk.emitted(DATA_QUALITY) == []

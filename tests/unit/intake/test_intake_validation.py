@@ -139,10 +139,17 @@ def test_a_damaged_number_with_another_problem_is_rejected_with_both() -> None:
     assert set(codes(orjson.dumps(event))) >= {"resident_id.checksum", "district.unknown"}
 
 
-def test_a_grants_damaged_number_is_still_rejected() -> None:
+def test_a_grants_failed_check_character_is_left_to_repair_among_the_household() -> None:
     event = factory().benefit_granted()
     event["data"]["resident_id"] = bad_checksum(event["data"]["resident_id"])
-    assert codes(orjson.dumps(event)) == ["resident_id.checksum"]
+    verdict = validate(orjson.dumps(event), "CA", NOW)
+    assert isinstance(verdict, Valid) and [(p.code, p.field) for p in verdict.flaws] == [("resident_id.checksum", "data.resident_id")]
+
+
+def test_a_grants_number_of_the_wrong_length_is_rejected() -> None:
+    event = factory().benefit_granted()
+    event["data"]["resident_id"] = event["data"]["resident_id"][:15]
+    assert codes(orjson.dumps(event)) == ["resident_id.length"]
 
 
 def test_the_same_number_twice_in_a_household() -> None:

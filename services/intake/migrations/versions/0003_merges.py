@@ -1,6 +1,7 @@
 """Merges: which person keys were found to be one person (and which hub households one), and,
 per person, how their latest report related them to its head (`relation`): a department
-household follows a merged person only when that person heads it (or is all of it).
+household follows a merged person only when that person heads it (or is all of it). Persons are
+looked up by household (a need's damaged number is repaired among its household's members).
 
 Revision ID: 0003
 Revises: 0002
@@ -18,6 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("intake_person") as table:
         table.add_column(sa.Column("relation", sa.String(16), nullable=True))
+    op.create_index("ix_intake_person_household_id", "intake_person", ["household_id"])
     op.create_table(
         "intake_person_merge",
         sa.Column("merged_key", sa.String(64), primary_key=True),
@@ -37,5 +39,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("intake_household_merge")
     op.drop_table("intake_person_merge")
+    op.drop_index("ix_intake_person_household_id", "intake_person")
     with op.batch_alter_table("intake_person") as table:
         table.drop_column("relation")
