@@ -254,8 +254,7 @@ class IntakeHandlers:
         for merge in merges:
             self._merge(uow, repo, merge, None)
         if settle:
-            merged = {m.merged for m in merges} | {m.survivor for m in merges}
-            self._settle_reviews(uow, repo, repo.reviews_touching(merged, blocks), today)
+            self._settle_reviews(uow, repo, repo.reviews_touching(blocks), today)
         return merges
 
     def _merge(self, uow: UnitOfWork, repo: IntakeRepository, merge: Merge, decided_by: str | None) -> None:

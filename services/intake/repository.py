@@ -259,19 +259,22 @@ class IntakeRepository:
         table = IntakeIdentityReview.__table__
         return self._sql.execute(sa.select(table.c.record_id).where(table.c.resolved_person_key.is_(None)).limit(1)).first() is not None
 
-    def reviews_touching(self, person_keys: Collection[str], block_keys: Collection[str]) -> list[IntakeIdentityReview]:
-        """Open reviews that offer one of these persons as a candidate, or whose held member
-        shares one of these blocking keys (someone new they may be)."""
+    def reviews_touching(self, block_keys: Collection[str]) -> list[IntakeIdentityReview]:
+        """Open reviews whose held member shares one of these blocking keys: someone just recorded
+        or merged may be who they are."""
+        if not block_keys:
+            return []
         block = IntakePersonBlock.__table__
-        ids: set[str] = set()
-        if block_keys:
-            query = sa.select(block.c.person_key).where(
-                among(block.c.block_key, block_keys, self._dialect), block.c.person_key.startswith(REVIEW_BLOCK, autoescape=True)
-            )
-            ids = {k.removeprefix(REVIEW_BLOCK) for k in self._sql.execute(query).scalars()}
-        wanted = set(person_keys)
-        found = [r for r in self.open_reviews(limit=10_000) if r.record_id in ids or any(c["person_key"] in wanted for c in r.candidates)]
-        return found
+        query = sa.select(block.c.person_key).where(
+            among(block.c.block_key, block_keys, self._dialect), block.c.person_key.startswith(REVIEW_BLOCK, autoescape=True)
+        )
+        ids = sorted({k.removeprefix(REVIEW_BLOCK) for k in self._sql.execute(query).scalars()})
+        if not ids:
+            return []
+        found = select(IntakeIdentityReview).where(
+            IntakeIdentityReview.record_id.in_(ids), IntakeIdentityReview.resolved_person_key.is_(None)  # type: ignore[attr-defined,union-attr]
+        )
+        return list(self.session.exec(found.order_by(IntakeIdentityReview.created_at)))
 
     def held_payload(self, event_key: str) -> dict[str, Any] | None:
         table = IntakePendingRecord.__table__
