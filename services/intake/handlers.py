@@ -114,8 +114,9 @@ class IntakeHandlers:
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             reviews = repo.open_reviews()
-            known = repo.person_details([c["person_key"] for r in reviews for c in r.candidates])
-            return [_review_view(r, known) for r in reviews]
+            survivors = repo.survivors_of({c["person_key"] for r in reviews for c in r.candidates})
+            known = repo.person_details([survivors.get(c["person_key"], c["person_key"]) for r in reviews for c in r.candidates])
+            return [_review_view(r, known, survivors) for r in reviews]
 
     def held_records(self) -> list[dict[str, Any]]:
         """Every held department event, and why: its own member awaits review, or it waits
@@ -374,7 +375,14 @@ def _held_view(record: IntakePendingRecord, reviews: list[IntakeIdentityReview])
     }
 
 
-def _review_view(review: IntakeIdentityReview, known: dict[str, Any]) -> dict[str, Any]:
+def _review_view(review: IntakeIdentityReview, known: dict[str, Any], survivors: dict[str, str]) -> dict[str, Any]:
+    """Candidates merged since the review opened are shown as the person they now are, once."""
+    best: dict[str, dict[str, Any]] = {}
+    for entry in review.candidates:
+        key = survivors.get(entry["person_key"], entry["person_key"])
+        if key not in best or entry["score"] > best[key]["score"]:
+            best[key] = {**entry, "person_key": key}
+
     def candidate(entry: dict[str, Any]) -> dict[str, Any]:
         person = known.get(entry["person_key"])
         return {
@@ -391,6 +399,6 @@ def _review_view(review: IntakeIdentityReview, known: dict[str, Any]) -> dict[st
         "department_household_ref": review.department_ref,
         "event_key": review.event_key,
         "member_index": review.member_index,
-        "candidates": [candidate(c) for c in review.candidates],
+        "candidates": [candidate(c) for c in sorted(best.values(), key=lambda c: -c["score"])],
         "created_at": review.created_at.isoformat(),
     }

@@ -220,6 +220,14 @@ class IntakeRepository:
         query = sa.select(table.c.person_key).where(table.c.person_key.startswith(PROVISIONAL, autoescape=True)).limit(1)
         return self._sql.execute(query).first() is not None
 
+    def survivors_of(self, person_keys: Collection[str]) -> dict[str, str]:
+        """Merged keys among these, each with the key that now means them."""
+        if not person_keys:
+            return {}
+        table = IntakePersonMerge.__table__
+        query = sa.select(table.c.merged_key, table.c.surviving_key).where(among(table.c.merged_key, person_keys, self._dialect))
+        return dict(self._sql.execute(query).all())  # type: ignore[arg-type]
+
     def survivor_of(self, person_key: str) -> str:
         found = self.session.get(IntakePersonMerge, person_key)
         return found.surviving_key if found else person_key

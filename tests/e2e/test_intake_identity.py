@@ -141,6 +141,16 @@ async def test_held_records_are_visible_to_staff_with_why(start_service, hub) ->
     assert held[0]["review_ids"] == held[1]["review_ids"] and held[0]["why"] and held[1]["why"]
     assert all("李" not in orjson.dumps(h).decode() for h in held), "no names in the list"
 
+    merge = {"surviving_person_key": "p_nobody", "merged_person_key": "p_u_nobody"}
+    assert httpx.post(f"{intake.url}/persons/merge", json=merge, headers={"X-API-Key": "dev-ca-key"}).status_code == 403
+    assert httpx.post(f"{intake.url}/persons/merge", json=merge, headers=STAFF).status_code == 422
+    reviews = httpx.get(f"{intake.url}/identity-reviews", headers=STAFF).json()
+    twin_keys = [c["person_key"] for c in reviews[0]["candidates"]]
+    merge = {"surviving_person_key": twin_keys[0], "merged_person_key": twin_keys[1]}
+    assert httpx.post(f"{intake.url}/persons/merge", json=merge, headers=STAFF).status_code == 200
+    assert httpx.post(f"{intake.url}/persons/merge", json=merge, headers=STAFF).status_code == 422, "merged away: unknown now"
+    assert [c["person_key"] for c in httpx.get(f"{intake.url}/identity-reviews", headers=STAFF).json()[0]["candidates"]] == twin_keys[:1]
+
 
 async def test_two_instances_do_not_split_a_person(start_service, hub, database_url: str) -> None:
     """Each instance gets one department's records of the same people in the same instant, in

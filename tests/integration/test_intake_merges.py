@@ -4,6 +4,7 @@ provisional person is merged into whoever a later record proves them to be."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -160,3 +161,25 @@ def _empty(handlers) -> None:  # type: ignore[no-untyped-def]
             if name != "alembic_version":
                 connection.execute(sa.text(f"DELETE FROM {name}"))
     handlers._runtime.engine.dispose()
+
+
+def test_a_reviewer_merge_shows_in_open_reviews_as_one_candidate(database_url: str, hub) -> None:  # type: ignore[no-untyped-def]
+    handlers = handlers_on(database_url, hub)
+    try:
+        one, two = numbered("31011519900501101"), numbered("31011519900501121")
+        receive_one_by_one(handlers, [
+            household("CA", "twin-1", [("李明", one, "1990-05-01", "head")]),
+            household("CA", "twin-2", [("李鸣", two, "1990-05-01", "head")]),
+            household("CA", "unclear", [("李明", None, "1990-05-01", "head")]),
+        ])
+        [review] = handlers.open_reviews()
+        keys = [c["person_key"] for c in review["candidates"]]
+        assert len(keys) == 2
+        asyncio.run(handlers.merge_persons(keys[0], keys[1], "reviewer-1"))
+        [after] = handlers.open_reviews()
+        assert [c["person_key"] for c in after["candidates"]] == [keys[0]]
+        merged = [e for e in published(handlers) if isinstance(e, PersonMerged)]
+        assert [(m.data.reason, m.data.decided_by, m.data.merged_person_keys) for m in merged] == [
+            ("reviewer_decision", "reviewer-1", [keys[1]])]
+    finally:
+        _empty(handlers)
