@@ -124,6 +124,10 @@ class EventFactory:
                 "urgency": self.rng.randrange(1, 6), "assessed_on": "2026-02-20"}
         return self.envelope("need.assessed", household.ref, data)
 
+    def need_withdrawn(self, need: dict[str, Any], reason: str = "已由其他渠道解决") -> dict[str, Any]:
+        data = {"need_id": need["data"]["need_id"], "reason": reason}
+        return self.envelope("need.withdrawn", need["household_id"], data)
+
     def benefit_changed(self, household: Household | None = None) -> dict[str, Any]:
         household = household or self.rng.choice(self.households)
         data = {"benefit_id": self._id("b"), "effective_on": "2026-04-01", "amount_fen": 107_000, "reason": "标准调整"}
@@ -152,17 +156,18 @@ def _not_json(f: EventFactory) -> bytes:
     return b'{"event_id": "broken", "type": "benefit.granted", ' + f._id("x").encode()
 
 
-def _checksum(f: EventFactory) -> bytes:
+def _letters_in_number(f: EventFactory) -> bytes:
+    # (A failed check character alone is no longer a rejection: intake repairs it among the
+    # household's members, or rejects it only then.)
     event = f.benefit_granted()
-    event["data"]["resident_id"] = bad_checksum(event["data"]["resident_id"])
+    event["data"]["resident_id"] = event["data"]["resident_id"][:10] + "AB" + event["data"]["resident_id"][12:]
     return orjson.dumps(event)
 
 
-def _birth_mismatch(f: EventFactory) -> bytes:
-    event = f.household_reported()
-    f.households.pop()
-    born = date.fromisoformat(event["data"]["members"][0]["birth_date"])
-    event["data"]["members"][0]["birth_date"] = (born + timedelta(days=1)).isoformat()
+def _short_number(f: EventFactory) -> bytes:
+    # A member's damaged number is used (linked by name, with a notice); a grant's is not.
+    event = f.benefit_granted()
+    event["data"]["resident_id"] = event["data"]["resident_id"][:15]
     return orjson.dumps(event)
 
 
@@ -211,8 +216,8 @@ def _other_department(f: EventFactory) -> bytes:
 
 INVALID_WAYS: list[tuple[Callable[[EventFactory], bytes], str]] = [
     (_not_json, "payload.not_json"),
-    (_checksum, "resident_id.checksum"),
-    (_birth_mismatch, "resident_id.birth_date_mismatch"),
+    (_letters_in_number, "resident_id.format"),
+    (_short_number, "resident_id.length"),
     (_unknown_programme, "programme.unknown"),
     (_negative_amount, "amount.negative"),
     (_period_backwards, "period.end_before_start"),

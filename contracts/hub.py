@@ -209,6 +209,30 @@ class IdentityReviewRequested(Event):
     data: IdentityReviewRequestedData
 
 
+class DataQualityNoticeData(EventData):
+    original_event_id: str = Field(max_length=128)
+    department: str = Field(max_length=16)
+    department_household_ref: str | None = Field(default=None, max_length=64, description="The department's own")
+    channel: Literal["kafka", "http"] = "kafka"
+    code: str = Field(max_length=64, description="Stable, e.g. resident_id.checksum")
+    message: str = Field(max_length=500)
+    field: str | None = Field(default=None, max_length=200)
+    masked_resident_id: str | None = Field(default=None, max_length=32, description="First 6 and last 4 kept")
+    outcome: Literal["linked", "held_for_review", "new_person"] = Field(
+        description="What intake did with the record despite the flaw"
+    )
+
+
+class DataQualityNotice(Event):
+    """A record intake used despite a flaw (a resident ID number that fails its check character,
+    or disagrees with the stated birth date): the department should correct its register.
+    Keyed by department."""
+
+    type: Literal["data_quality.notice"] = "data_quality.notice"
+    schema_version: Literal[1] = 1
+    data: DataQualityNoticeData
+
+
 # --- charity offerings ----------------------------------------------------------------------
 
 
@@ -610,6 +634,7 @@ HUB_EVENTS = EventRegistry(
     HouseholdMerged,
     EventRejected,
     IdentityReviewRequested,
+    DataQualityNotice,
     OfferingPublished,
     OfferingChanged,
     OfferingPublishedV2,

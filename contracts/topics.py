@@ -19,6 +19,9 @@ class Topic:
 CANONICAL = Topic("hub.canonical.v1", "Accepted department events, pseudonymised, keyed by hub household id")
 REJECTIONS = Topic("hub.rejections.v1", "Events that could not be accepted, with reason codes")
 IDENTITY_REVIEWS = Topic("hub.identity-reviews.v1", "Records waiting for staff to confirm who they are about")
+DATA_QUALITY = Topic(
+    "hub.data-quality.v1", "Accepted or held records with a flaw the department should correct, keyed by department"
+)
 OFFERINGS = Topic("hub.offerings.v1", "Charity and corporate offerings, keyed by offering id")
 MATCHES = Topic("hub.matches.v1", "Match proposals and their outcomes, keyed by household id")
 ALERTS = Topic("hub.alerts.v1", "Duplicate-service alerts raised and decided, keyed by household id")
@@ -43,5 +46,5 @@ def department_of_topic(topic_name: str) -> str | None:
 
 
 def all_topics() -> list[Topic]:
-    fixed = [CANONICAL, REJECTIONS, IDENTITY_REVIEWS, OFFERINGS, MATCHES, ALERTS, HOUSEHOLD_STATE, SERVICE_PRESENCE]
+    fixed = [CANONICAL, REJECTIONS, IDENTITY_REVIEWS, DATA_QUALITY, OFFERINGS, MATCHES, ALERTS, HOUSEHOLD_STATE, SERVICE_PRESENCE]
     return fixed + [department_topic(code) for code in DEPARTMENTS]

@@ -17,6 +17,7 @@ HUB_TOPICS="
 hub.canonical.v1 6 delete
 hub.rejections.v1 6 delete
 hub.identity-reviews.v1 6 delete
+hub.data-quality.v1 6 delete
 hub.offerings.v1 6 delete
 hub.matches.v1 6 delete
 hub.alerts.v1 6 delete

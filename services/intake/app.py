@@ -13,7 +13,7 @@ from faststream.kafka import KafkaMessage
 from faststream.specification import AsyncAPI
 
 from contracts.catalogue import DEPARTMENTS
-from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS, department_topic
+from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS, department_topic
 from kit.auth import ApiKeys
 from kit.http import protect
 from kit.broker import FETCH_MAX_WAIT_MS, deliveries_of, undecoded
@@ -35,7 +35,7 @@ log = get_logger("services.intake")
 
 def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
     department_topics = [department_topic(code) for code in DEPARTMENTS]
-    runtime = build_runtime(settings, MIGRATIONS, topics=[*department_topics, CANONICAL, REJECTIONS, IDENTITY_REVIEWS])
+    runtime = build_runtime(settings, MIGRATIONS, topics=[*department_topics, CANONICAL, REJECTIONS, IDENTITY_REVIEWS, DATA_QUALITY])
     handlers = IntakeHandlers(runtime, IntakeMetrics(runtime.metrics), Limits(max_event_bytes=settings.max_event_bytes))
     department_of = {runtime.topic_name(department_topic(code)): code for code in DEPARTMENTS}
 

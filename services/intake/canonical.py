@@ -21,10 +21,11 @@ from contracts.department import (
     DepartmentEvent,
     HouseholdReported,
     NeedAssessed,
+    NeedWithdrawn,
     ReportedMember,
 )
 from contracts.envelope import Event, SerializedEvent
-from contracts.hub import BenefitAmended, BenefitRecorded, BenefitStopped, HouseholdRecorded, NeedRecorded
+from contracts.hub import BenefitAmended, BenefitRecorded, BenefitStopped, HouseholdRecorded, NeedClosed, NeedRecorded
 from services.intake.masking import mask_text
 from services.intake.names import COMPOUND_SURNAME_READINGS, normalise_name
 from services.intake.resident_id import Sex, birth_date_of, mask_resident_id, sex_of
@@ -70,6 +71,11 @@ def to_canonical(
             return _serialized(event, NeedRecorded, household_id, {
                 **body, "need_id": namespaced(dept, event.data.need_id), "department": dept,
                 "person_key": _key(event.data.resident_id, key_of),
+            })
+        case NeedWithdrawn():
+            return _serialized(event, NeedClosed, household_id, {
+                "need_id": namespaced(dept, event.data.need_id), "department": dept,
+                "reason": mask_text(event.data.reason),
             })
         case BenefitGranted():
             body = data.model_dump(exclude={"resident_id", "benefit_id", "need_id"})

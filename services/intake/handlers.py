@@ -14,12 +14,14 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from contracts.department import DEPARTMENT_EVENTS
+from sqlalchemy.exc import DBAPIError
+
+from contracts.department import DEPARTMENT_EVENTS, HouseholdReported
 from contracts.envelope import utc_now
 from kit.database import OtherWriters
 from kit.logs import get_logger, loggable_error, loggable_id
@@ -27,23 +29,29 @@ from kit.outbox import UnitOfWork
 from kit.service import BatchSurvivors, ServiceRuntime
 from services.intake.canonical import display_name
 from services.intake.domain import (
+    SOURCE,
     Accepted,
     Changes,
     Duplicate,
     Incoming,
     Intake,
+    Merge,
     Outcome,
     Pending,
     PersonKeys,
     Rejected,
     applied_key,
     fixed_rejection_id,
+    is_provisional,
+    link_member,
     lookups_for,
+    merge_events,
+    plan_merges,
 )
-from services.intake.linking import blocking_keys
+from services.intake.linking import CandidateIndex, blocking_keys
 from services.intake.metrics import IntakeMetrics
-from services.intake.repository import IntakeIdentityReview, IntakeRepository
-from services.intake.validation import Limits, Valid, Verdict, validate
+from services.intake.repository import IntakeIdentityReview, IntakePendingRecord, IntakeRepository
+from services.intake.validation import CHINA_TIME, Limits, Valid, Verdict, validate
 
 log = get_logger("services.intake")
 INDEX_CHUNK = 2000
@@ -106,24 +114,40 @@ class IntakeHandlers:
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             reviews = repo.open_reviews()
-            known = repo.person_details([c["person_key"] for r in reviews for c in r.candidates])
-            return [_review_view(r, known) for r in reviews]
+            survivors = repo.survivors_of({c["person_key"] for r in reviews for c in r.candidates})
+            known = repo.person_details([survivors.get(c["person_key"], c["person_key"]) for r in reviews for c in r.candidates])
+            return [_review_view(r, known, survivors) for r in reviews]
+
+    def held_records(self) -> list[dict[str, Any]]:
+        """Every held department event, and why: its own member awaits review, or it waits
+        behind such a record of its household (events flow on in their original order)."""
+        with self._runtime.unit_of_work() as uow:
+            repo = IntakeRepository(uow.session)
+            waiting: dict[tuple[str, str], list[IntakeIdentityReview]] = {}
+            for review in repo.open_reviews(limit=10_000):
+                waiting.setdefault((review.department, review.department_ref), []).append(review)
+            return [_held_view(record, waiting.get((record.department, record.department_ref), [])) for record in repo.held_records()]
 
     # --- synchronous: one database transaction each ---------------------------------------------
 
     def _receive(self, items: Sequence[Incoming]) -> list[Outcome]:
         now = self._clock()
+        today = now.astimezone(CHINA_TIME).date()
         verdicts = [validate(i.raw, i.department, now, self._limits) for i in items]
-        lookups = lookups_for([v.event for v in verdicts if isinstance(v, Valid)], self._keys)
+        lookups = lookups_for([v.event for v in verdicts if isinstance(v, Valid)], self._keys, today)
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             if lookups.blocking_keys:
                 _index_everyone(repo)  # a record is linked by name: no known person may be missed
             already = uow.already_applied(_possible_applied_keys(items, verdicts))
-            intake = Intake(repo.known_state(lookups), self._keys)
+            intake = Intake(repo.known_state(lookups), self._keys, today)
             outcomes = [intake.receive(i, v, already) for i, v in zip(items, verdicts, strict=True)]
             self._write(uow, repo, intake.changes)
+            fresh, apart = intake.changes.fresh, intake.changes.apart
+            self._merge_pass(uow, repo, fresh, apart, today)
             uow.commit()
+        if fresh:
+            self._catch_races(fresh, apart, today)
         self._keys.trim()
         self._last_batch = time.monotonic()
         _log_outcomes(items, outcomes)
@@ -165,24 +189,33 @@ class IntakeHandlers:
         return done
 
     def _resolve(self, record_id: str, person_key: str | None, by: str) -> Resolution:
+        today = self._clock().astimezone(CHINA_TIME).date()
         with self._runtime.unit_of_work() as uow:
             repo = IntakeRepository(uow.session)
             review = _open_review(repo, record_id)
             chosen = self._chosen_person(repo, review, person_key)
-            repo.resolve(review, chosen, by)
-            ref = (review.department, review.department_ref)
-            decided, undecided = repo.resolutions(ref)
-            held = repo.held_events(ref)
-            events = [DEPARTMENT_EVENTS.parse(h.payload) for h in held]
-            lookups = lookups_for(events, self._keys)  # type: ignore[arg-type]
-            if lookups.blocking_keys:
-                _index_everyone(repo)
-            intake = Intake(repo.known_state(lookups), self._keys)
-            released = intake.release(held, decided, undecided)
-            self._write(uow, repo, intake.changes)
+            released = self._settle(uow, repo, review, chosen, by, today)
             uow.commit()
         log.info("identity review resolved", record_id=record_id, by=by, released=len(released))
         return Resolution(record_id, chosen, released)
+
+    def _settle(
+        self, uow: UnitOfWork, repo: IntakeRepository, review: IntakeIdentityReview, chosen: str, by: str, today: date
+    ) -> list[Outcome]:
+        """Record who a held member is; the household's held events then flow on in order."""
+        repo.resolve(review, chosen, by)
+        ref = (review.department, review.department_ref)
+        decided, undecided = repo.resolutions(ref)
+        held = repo.held_events(ref)
+        events = [DEPARTMENT_EVENTS.parse(h.payload) for h in held]
+        lookups = lookups_for(events, self._keys, today)  # type: ignore[arg-type]
+        if lookups.blocking_keys:
+            _index_everyone(repo)
+        intake = Intake(repo.known_state(lookups), self._keys, today)
+        released = intake.release(held, decided, undecided)
+        self._write(uow, repo, intake.changes)
+        self._merge_pass(uow, repo, intake.changes.fresh, intake.changes.apart, today, settle=False)
+        return released
 
     def _chosen_person(self, repo: IntakeRepository, review: IntakeIdentityReview, person_key: str | None) -> str:
         if person_key is None:
@@ -190,7 +223,87 @@ class IntakeHandlers:
         candidates = {c["person_key"] for c in review.candidates}
         if person_key not in candidates and not repo.person_exists(person_key):
             raise UnknownPerson(f"no person with key {person_key!r} is known to intake")
-        return person_key
+        return repo.survivor_of(person_key)  # a candidate merged since the review was opened
+
+    # --- merges ----------------------------------------------------------------------------------
+
+    def _merge_pass(
+        self,
+        uow: UnitOfWork,
+        repo: IntakeRepository,
+        fresh: Collection[str],
+        apart: set[frozenset[str]],
+        today: date,
+        settle: bool = True,
+    ) -> list[Merge]:
+        """Merge the persons first seen in this unit of work with whoever they prove to be, then
+        settle the open reviews the merges made clear. Costs a query when nobody is provisional."""
+        if not fresh or (
+            not any(is_provisional(k) for k in fresh) and not repo.any_provisional() and not repo.any_open_review()
+        ):
+            return []
+        _index_everyone(repo)
+        people = repo.persons(fresh)
+        blocks = set().union(*(blocking_keys(p) for p in people))
+        found = repo.candidates(blocks)
+        provisional = [c for c in found if is_provisional(c.person_key)]
+        found += repo.candidates(set().union(*(blocking_keys(c) for c in provisional)) - blocks)
+        index = CandidateIndex()
+        for candidate in [*found, *people]:
+            index.add(candidate)
+        merges = plan_merges(people, index, apart)
+        for merge in merges:
+            self._merge(uow, repo, merge, None)
+        if settle:
+            self._settle_reviews(uow, repo, repo.reviews_touching(blocks), today)
+        return merges
+
+    def _merge(self, uow: UnitOfWork, repo: IntakeRepository, merge: Merge, decided_by: str | None) -> None:
+        done = repo.merge_person(merge, decided_by)
+        for topic, event, key in merge_events(merge, done.survivor_household, done.merged_household, decided_by):
+            uow.emit(topic, event, key)
+        log.info("persons merged", survivor=merge.survivor, merged=merge.merged, reason=merge.reason,
+                 household_id=done.survivor_household, household_merged=done.merged_household)
+
+    def _settle_reviews(self, uow: UnitOfWork, repo: IntakeRepository, reviews: list[IntakeIdentityReview], today: date) -> None:
+        """An open review that a merge or a new person may have made clear (its candidates are
+        one person now, or someone new fits) is decided as the record would be if it came now:
+        linked when clear, left to staff otherwise."""
+        for review in reviews:
+            payload = repo.held_payload(review.event_key)
+            event = DEPARTMENT_EVENTS.parse(payload) if payload else None
+            if not isinstance(event, HouseholdReported) or review.resolved_person_key:
+                continue
+            chosen = link_member(event, review.member_index, repo.candidates, self._keys, today)
+            if chosen is not None:
+                self._settle(uow, repo, review, chosen, SOURCE, today)
+                log.info("identity review settled by a merge", record_id=review.record_id, person_key=chosen)
+
+    def _catch_races(self, fresh: Collection[str], apart: set[frozenset[str]], today: date) -> None:
+        """Once more after the commit, when another instance's batch committed meanwhile is
+        visible: a person it recorded at the same moment is merged now rather than never."""
+        try:
+            with self._runtime.unit_of_work() as uow:
+                repo = IntakeRepository(uow.session)
+                if self._merge_pass(uow, repo, fresh, apart, today):
+                    uow.commit()
+        except DBAPIError as error:  # another instance merged the same pair first
+            log.info("merge pass lost a race, the other instance merged", error=type(error).__name__)
+
+    async def merge_persons(self, survivor: str, merged: str, by: str) -> Merge:
+        """A reviewer says two known persons are one."""
+        with self._runtime.unit_of_work() as uow:
+            repo = IntakeRepository(uow.session)
+            for key in (survivor, merged):
+                if not repo.person_exists(key):
+                    raise UnknownPerson(f"no person with key {key!r} is known to intake")
+            if survivor == merged:
+                raise UnknownPerson("a person cannot be merged into themself")
+            merge = Merge(survivor, merged, "reviewer_decision")
+            self._merge(uow, repo, merge, by)
+            uow.commit()
+        self._runtime.relay.wake()
+        return merge
 
 
 def _open_review(repo: IntakeRepository, record_id: str) -> IntakeIdentityReview:
@@ -244,7 +357,32 @@ def _log_outcomes(items: Sequence[Incoming], outcomes: Sequence[Outcome]) -> Non
                          channel=item.channel)
 
 
-def _review_view(review: IntakeIdentityReview, known: dict[str, Any]) -> dict[str, Any]:
+def _held_view(record: IntakePendingRecord, reviews: list[IntakeIdentityReview]) -> dict[str, Any]:
+    own = [r.record_id for r in reviews if r.event_key == record.event_key]
+    return {
+        "department": record.department,
+        "department_household_ref": record.department_ref,
+        "event_id": record.event_key.split(":", 1)[1] if ":" in record.event_key else record.event_key,
+        "event_type": record.event_type,
+        "channel": record.channel,
+        "received_at": record.received_at.isoformat(),
+        "reason": "identity_review" if own else "behind_identity_review",
+        "why": (
+            "a member of this record may be someone already known: staff decide who"
+            if own else "an earlier record of this household waits for an identity review; this one follows it, in order"
+        ),
+        "review_ids": own or [r.record_id for r in reviews],
+    }
+
+
+def _review_view(review: IntakeIdentityReview, known: dict[str, Any], survivors: dict[str, str]) -> dict[str, Any]:
+    """Candidates merged since the review opened are shown as the person they now are, once."""
+    best: dict[str, dict[str, Any]] = {}
+    for entry in review.candidates:
+        key = survivors.get(entry["person_key"], entry["person_key"])
+        if key not in best or entry["score"] > best[key]["score"]:
+            best[key] = {**entry, "person_key": key}
+
     def candidate(entry: dict[str, Any]) -> dict[str, Any]:
         person = known.get(entry["person_key"])
         return {
@@ -261,6 +399,6 @@ def _review_view(review: IntakeIdentityReview, known: dict[str, Any]) -> dict[st
         "department_household_ref": review.department_ref,
         "event_key": review.event_key,
         "member_index": review.member_index,
-        "candidates": [candidate(c) for c in review.candidates],
+        "candidates": [candidate(c) for c in sorted(best.values(), key=lambda c: -c["score"])],
         "created_at": review.created_at.isoformat(),
     }

@@ -14,6 +14,7 @@ Status codes:
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -50,6 +51,11 @@ StaffCaller = Annotated[Principal, Depends(require("staff"))]
 class ReviewDecision(BaseModel):
     decision: Literal["same_person", "new_person"]
     person_key: str | None = Field(default=None, max_length=64, description="For same_person: who it is")
+
+
+class PersonsMerge(BaseModel):
+    surviving_person_key: str = Field(min_length=1, max_length=64, description="The key that stays")
+    merged_person_key: str = Field(min_length=1, max_length=64, description="The key that from now on means the survivor")
 
 
 def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: int, max_body_bytes: int | None = None) -> APIRouter:
@@ -92,6 +98,23 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
     @router.get("/identity-reviews", summary="Records waiting for staff to say who a member is")
     async def list_reviews(caller: StaffCaller) -> list[dict[str, Any]]:
         return handlers.open_reviews()
+
+    @router.get("/held-records", summary="Every department event held for an identity review, and why")
+    async def list_held(caller: StaffCaller) -> list[dict[str, Any]]:
+        return handlers.held_records()
+
+    @router.post(
+        "/persons/merge", summary="Say that two known persons are one: the merged key now means the survivor",
+        responses={409: {"description": "One of the two was merged already"}},
+    )
+    async def merge_persons(decision: PersonsMerge, caller: StaffCaller) -> dict[str, Any]:
+        try:
+            merge = await handlers.merge_persons(decision.surviving_person_key, decision.merged_person_key, caller.id)
+        except UnknownPerson as error:
+            raise unprocessable(["body", "merged_person_key"], str(error)) from None
+        except DBAPIError:
+            raise HTTPException(status.HTTP_409_CONFLICT, "that person was merged already") from None
+        return {"surviving_person_key": merge.survivor, "merged_person_key": merge.merged, "reason": merge.reason}
 
     @router.post(
         "/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on",
@@ -164,14 +187,15 @@ def _detail(code: str, message: str, items: list[int] | None = None) -> dict[str
 
 
 def _result(outcome: Outcome) -> dict[str, Any]:
+    notices = {"notices": [asdict(n) for n in outcome.notices]} if getattr(outcome, "notices", ()) else {}
     match outcome:
         case Accepted():
-            return {"status": "accepted", "event_id": outcome.event_id, "canonical_event_id": outcome.canonical_event_id}
+            return {"status": "accepted", "event_id": outcome.event_id, "canonical_event_id": outcome.canonical_event_id} | notices
         case Rejected():
             reasons = [{"code": str(p.code), "message": p.message, "field": p.field} for p in outcome.problems]
             return {"status": "rejected", "event_id": outcome.event_id, "rejection_event_id": outcome.rejection_event_id, "reasons": reasons}
         case Pending():
-            return {"status": "pending", "event_id": outcome.event_id, "review_ids": list(outcome.review_ids)}
+            return {"status": "pending", "event_id": outcome.event_id, "review_ids": list(outcome.review_ids)} | notices
         case Duplicate():
             return {"status": "duplicate", "event_id": outcome.event_id}
     raise TypeError(outcome)

@@ -40,6 +40,10 @@ class IntakeMetrics:
             "intake_events_duplicate", "Redelivered or resent events skipped as already processed",
             ["channel"], registry=registry,
         )
+        self.notices = prometheus_client.Counter(
+            "intake_data_quality_notices", "Events used despite a damaged resident ID number, by code and what intake did",
+            ["code", "outcome"], registry=registry,
+        )
         self.released = prometheus_client.Counter(
             "intake_events_released", "Held events accepted after staff resolved an identity review", registry=registry
         )
@@ -48,6 +52,7 @@ class IntakeMetrics:
         """Tallied per batch first: a counter increment per event cost more than the tally."""
         tally: Counter[tuple[Any, ...]] = Counter()
         for item, outcome in zip(items, outcomes, strict=True):
+            tally.update((self.notices, n.code, n.outcome) for n in getattr(outcome, "notices", ()))
             match outcome:
                 case Accepted():
                     tally[(self.accepted, item.department, item.channel)] += 1

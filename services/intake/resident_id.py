@@ -114,6 +114,13 @@ def validate_resident_id(
     return problems
 
 
+def is_usable(id_number: str, today: date) -> bool:
+    """Well formed, right check character, a real birth date by today: the number names a person
+    (a stated birth date that disagrees is the department's slip, not the number's)."""
+    number = normalise_resident_id(id_number)
+    return _is_well_formed(number) and check_character(number[:17]) == number[17] and _birth_date_ok(number, today)
+
+
 def single_edit_repairs(id_number: str, today: date) -> tuple[str, ...]:
     """Valid numbers one keying slip away from a well-formed number whose checksum fails.
 

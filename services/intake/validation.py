@@ -7,6 +7,7 @@ are listed in docs/intake.md; never rename one, add a new one instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
@@ -24,9 +25,10 @@ from contracts.department import (
     DepartmentEvent,
     HouseholdReported,
     NeedAssessed,
+    NeedWithdrawn,
 )
 from contracts.envelope import UnknownEventType
-from services.intake.resident_id import normalise_resident_id, validate_resident_id
+from services.intake.resident_id import IdReason, normalise_resident_id, validate_resident_id
 
 # The hub's clock for "today": assistance is administered in China Standard Time.
 CHINA_TIME = timezone(timedelta(hours=8))
@@ -81,8 +83,12 @@ class Problem:
 
 @dataclass(frozen=True)
 class Valid:
+    """An acceptable event; `flaws` are problems it is used despite (a member's damaged resident
+    ID number), which the department is told about."""
+
     event: DepartmentEvent
     payload: dict[str, Any]
+    flaws: tuple[Problem, ...] = ()
 
     @property
     def department(self) -> str:
@@ -138,9 +144,39 @@ def validate_object(body: dict[str, Any], channel_department: str, now: datetime
     except ValidationError as error:
         return _invalid(body, channel_department, _contract_problems(error))
     problems = rule_problems(event, channel_department, now, limits)  # type: ignore[arg-type]
-    if problems:
+    flaws = [p for p in problems if _usable_despite(p)]
+    beneficiary = {p.code for p in flaws if p.field == BENEFICIARY}
+    if len(flaws) < len(problems) or (beneficiary and str(IdReason.CHECKSUM) not in beneficiary):
         return _invalid(body, channel_department, problems)
-    return Valid(event, body)  # type: ignore[arg-type]
+    return Valid(event, body, tuple(flaws))  # type: ignore[arg-type]
+
+
+# A member's damaged number (wrong check character, length or encoded date, or a birth date that
+# disagrees with the stated one) still leaves name, birth date and address to identify them:
+# intake links (or holds) and tells the department.
+REPAIRABLE = frozenset(str(code) for code in IdReason)
+_MEMBER_NUMBER = re.compile(r"data\.members\[\d+\]\.resident_id")
+
+
+# A need's or benefit's number that fails its check character may still be one slip from a
+# member of the household: intake decides (it rejects the event when no member is).
+REPAIRABLE_BENEFICIARY = frozenset({str(IdReason.CHECKSUM), str(IdReason.BIRTH_DATE_INVALID)})
+BENEFICIARY = "data.resident_id"
+
+
+def _usable_despite(problem: Problem) -> bool:
+    if problem.field == BENEFICIARY:
+        return problem.code in REPAIRABLE_BENEFICIARY
+    return problem.code in REPAIRABLE and problem.field is not None and _MEMBER_NUMBER.fullmatch(problem.field) is not None
+
+
+def flawed_member(problem: Problem) -> int:
+    """The member index a flaw's field names: data.members[2].resident_id -> 2; -1 for the
+    need's or benefit's own `data.resident_id`."""
+    assert problem.field is not None
+    if problem.field == BENEFICIARY:
+        return -1
+    return int(problem.field.split("[", 1)[1].split("]", 1)[0])
 
 
 def rule_problems(event: DepartmentEvent, channel_department: str, now: datetime, limits: Limits) -> list[Problem]:
@@ -154,6 +190,8 @@ def rule_problems(event: DepartmentEvent, channel_department: str, now: datetime
             problems += _id_problems(event.source, event.data.need_id, "data.need_id")
             problems += _resident_id_problems(event.data.resident_id, None, today, "data.resident_id")
             problems += _not_after(event.data.assessed_on, today + limits.fact_tolerance, "data.assessed_on")
+        case NeedWithdrawn():
+            problems += _id_problems(event.source, event.data.need_id, "data.need_id")
         case BenefitGranted():
             problems += _granted_problems(event, today, limits)
         case BenefitChanged():

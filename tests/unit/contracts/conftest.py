@@ -173,6 +173,17 @@ EXAMPLE_DATA: dict[tuple[str, int], dict[str, Any]] = {
         "original_event_id": "evt-43",
         "candidates": [{"person_key": "pk-1", "score": 0.82}, {"person_key": "pk-2", "score": 0.41}],
     },
+    ("data_quality.notice", 1): {
+        "original_event_id": "evt-44",
+        "department": "CA",
+        "department_household_ref": "CA-HH-000123",
+        "channel": "kafka",
+        "code": "resident_id.checksum",
+        "message": "The check character does not match; linked by name, birth date and address.",
+        "field": "data.members[0].resident_id",
+        "masked_resident_id": "310115********1234",
+        "outcome": "linked",
+    },
     # --- charity and matching
     ("offering.published", 1): _OFFERING,
     ("offering.changed", 1): {**_OFFERING, "quantity": 25},

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from bench.intake_events import EventFactory, bad_checksum
-from contracts.hub import HUB_EVENTS, EventRejected, HouseholdRecorded, IdentityReviewRequested
-from contracts.topics import CANONICAL, IDENTITY_REVIEWS, REJECTIONS
+from contracts.hub import HUB_EVENTS, DataQualityNotice, EventRejected, HouseholdRecorded, IdentityReviewRequested, NeedClosed
+from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS
 from services.intake.canonical import canonical_event_id, display_name
 from services.intake.domain import (
     Accepted,
@@ -22,6 +22,7 @@ from services.intake.domain import (
     PersonKeys,
     Rejected,
     applied_key,
+    is_provisional,
 )
 from services.intake.linking import Candidate
 from services.intake.rejections import mask_payload
@@ -50,6 +51,8 @@ class Desk:
         incoming = Incoming(raw, channel, department, f"dept.ca/0/{self.position}", "dept.ca")  # type: ignore[arg-type]
         outcome = self.intake.receive(incoming, verdict, self.applied)
         self.applied |= set(self.intake.changes.applied)
+        for row in self.intake.changes.persons.values():  # as the repository loads them for a batch
+            self.state.household_members.setdefault(row.household_id, set()).add(row.person_key)
         return outcome
 
     def emitted(self, topic: Any) -> list[Any]:
@@ -224,9 +227,11 @@ def test_rejections_mask_resident_ids_everywhere() -> None:
 
 def test_a_rejection_keeps_the_department_record_findable() -> None:
     f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
-    event = f.household_reported()
-    number = event["data"]["members"][0]["resident_id"]
-    event["data"]["members"][0]["resident_id"] = bad_checksum(number)
+    desk.receive(f.household_reported())
+    event = f.benefit_granted(f.households[0])
+    number = event["data"]["resident_id"]
+    event["data"]["resident_id"] = bad_checksum(number)  # one slip from the head's number...
+    desk.state.household_members.clear()  # ...but no member of the household is known here
     outcome = desk.receive(event)
     assert isinstance(outcome, Rejected)
     rejection = desk.emitted(REJECTIONS)[0]
@@ -234,7 +239,7 @@ def test_a_rejection_keeps_the_department_record_findable() -> None:
     assert rejection.data.original_event_id == event["event_id"]
     assert rejection.data.department == "CA"
     assert rejection.data.reasons[0].code == "resident_id.checksum"
-    shown = rejection.data.masked_payload["data"]["members"][0]["resident_id"]  # type: ignore[index]
+    shown = rejection.data.masked_payload["data"]["resident_id"]  # type: ignore[index]
     assert shown[:6] == number[:6] and shown[-4:] == bad_checksum(number)[-4:] and "*" in shown
     assert number[6:14] not in rejection.to_bytes().decode()
 
@@ -263,3 +268,135 @@ def test_canonical_events_of_every_type_parse_as_their_hub_model() -> None:
         )
         written_fields = set(orjson.loads(event.to_bytes())["data"])
         assert written_fields == set(type(parsed.data).model_fields), "every data field written, none left to defaults"
+
+
+def test_a_withdrawn_need_is_closed_under_the_hub_household_with_its_namespaced_id() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    household = desk.receive(f.household_reported())
+    need = f.need_assessed(f.households[0])
+    desk.receive(need)
+    withdrawn = f.need_withdrawn(need, reason="已解决 110101199003074578")
+    outcome = desk.receive(withdrawn)
+    assert isinstance(outcome, Accepted) and outcome.household_id == household.household_id
+    closed = desk.emitted(CANONICAL)[-1]
+    assert isinstance(closed, NeedClosed)
+    assert closed.household_id == household.household_id
+    assert closed.data.need_id == f"CA:{need['data']['need_id']}" == desk.emitted(CANONICAL)[1].data.need_id
+    assert closed.data.department == "CA"
+    assert "110101199003074578" not in closed.data.reason
+    assert desk.intake.changes.outbox[-1][2] == household.household_id
+
+
+def test_a_withdrawal_for_an_unknown_household_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    f.household_reported()
+    need = f.need_assessed(f.households[0])
+    outcome = desk.receive(f.need_withdrawn(need))
+    assert isinstance(outcome, Rejected) and [p.code for p in outcome.problems] == ["household.unknown"]
+
+
+def test_a_withdrawal_from_another_departments_topic_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(f.household_reported())
+    need = f.need_assessed(f.households[0])
+    outcome = desk.receive(f.need_withdrawn(need), department="HEALTH")
+    assert isinstance(outcome, Rejected) and "department.topic_mismatch" in [p.code for p in outcome.problems]
+
+
+# --- damaged numbers: used when name, birth date and address say who, with a notice ---------
+
+
+def numbered(first17: str) -> str:
+    return first17 + check_character(first17)
+
+
+def one_slip(number: str) -> str:
+    """The same number with one digit mistyped (the check character then fails)."""
+    digit = "5" if number[9] != "5" else "6"
+    return number[:9] + digit + number[10:]
+
+
+def test_a_mistyped_number_of_a_known_person_is_linked_to_them_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number = numbered("31011519900307457")
+    first = desk.receive(report(f, [person("王建国", number, "1990-03-07")], ref="CA-1"))
+    damaged = one_slip(number)
+    again = report(f, [person("王建国", damaged, "1990-03-07")], ref="CA-2")
+    outcome = desk.receive(again)
+    assert isinstance(outcome, Accepted), outcome
+    recorded = desk.emitted(CANONICAL)[-1]
+    assert recorded.data.members[0].person_key == KEYS.of(number)
+    assert outcome.household_id == first.household_id
+    [notice] = outcome.notices
+    assert (notice.code, notice.field, notice.outcome) == ("resident_id.checksum", "data.members[0].resident_id", "linked")
+    assert notice.masked_resident_id == damaged[:6] + "*" * 8 + damaged[-4:]
+    [event] = desk.emitted(DATA_QUALITY)
+    assert isinstance(event, DataQualityNotice)
+    assert event.data.original_event_id == again["event_id"] and event.data.department == "CA"
+    assert event.data.outcome == "linked" and damaged not in event.to_bytes().decode()
+    assert desk.intake.changes.outbox[-1][2] == "CA", "notices are keyed by department"
+
+
+def test_a_mistyped_number_of_nobody_known_makes_a_provisional_person() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    outcome = desk.receive(report(f, [person("王建国", one_slip(numbered("31011519900307457")), "1990-03-07")]))
+    assert isinstance(outcome, Accepted)
+    assert [n.outcome for n in outcome.notices] == ["new_person"]
+    assert is_provisional(desk.emitted(CANONICAL)[-1].data.members[0].person_key)
+
+
+def test_a_mistyped_number_that_fits_two_people_is_held_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(report(f, [person("王建国", numbered("31011519900307457"), "1990-03-07")], ref="CA-1"))
+    desk.receive(report(f, [person("王建囯", numbered("31011519900307999"), "1990-03-07")], ref="CA-9"))
+    # the same name and birth date, the address of neither and a number one slip from neither
+    damaged = "110101199003071234"[:17] + ("0" if check_character("11010119900307123") != "0" else "1")
+    outcome = desk.receive(report(f, [person("王建国", damaged, "1990-03-07")], ref="CA-2", address="静安区江宁路88号"))
+    assert isinstance(outcome, Pending), outcome
+    assert [n.outcome for n in outcome.notices] == ["held_for_review"]
+    assert len(desk.emitted(DATA_QUALITY)) == 1
+
+
+def test_a_birth_date_disagreeing_with_a_valid_number_is_linked_by_the_number_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number = numbered("31011519900307457")
+    desk.receive(report(f, [person("王建国", number, "1990-03-07")], ref="CA-1"))
+    outcome = desk.receive(report(f, [person("王建国", number, "1990-07-03")], ref="CA-2"))
+    assert isinstance(outcome, Accepted)
+    assert desk.emitted(CANONICAL)[-1].data.members[0].person_key == KEYS.of(number)
+    assert [(n.code, n.outcome) for n in outcome.notices] == [("resident_id.birth_date_mismatch", "linked")]
+
+
+def test_a_damaged_member_is_never_linked_to_another_member_of_the_same_report() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    twin = numbered("31011519900307457")
+    desk.receive(report(f, [person("王建国", twin, "1990-03-07")], ref="CA-1"))
+    members = [person("王建国", twin, "1990-03-07"), person("王建囯", one_slip(numbered("31011519900307111")), "1990-03-07", "child")]
+    outcome = desk.receive(report(f, members, ref="CA-1"))
+    assert isinstance(outcome, Accepted | Pending)
+    keys = [m.person_key for m in desk.emitted(CANONICAL)[-1].data.members] if isinstance(outcome, Accepted) else []
+    assert len(set(keys)) == len(keys)
+
+
+def test_a_grant_whose_number_is_one_slip_from_a_household_member_is_theirs_with_a_notice() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    number, spouse = numbered("31011519620314201"), numbered("31011519650822202")
+    desk.receive(report(f, [person("王建国", number, "1962-03-14"), person("李秀英", spouse, "1965-08-22", "spouse")], ref="CA-1"))
+    grant = f.benefit_granted(f.households[0])
+    grant["household_id"], grant["data"]["resident_id"] = "CA-1", one_slip(number)
+    outcome = desk.receive(grant)
+    assert isinstance(outcome, Accepted), outcome
+    assert desk.emitted(CANONICAL)[-1].data.person_key == KEYS.of(number)
+    assert [(n.field, n.outcome) for n in outcome.notices] == [("data.resident_id", "linked")]
+    assert desk.emitted(DATA_QUALITY)[-1].data.masked_resident_id == one_slip(number)[:6] + "*" * 8 + one_slip(number)[-4:]
+
+
+def test_a_grant_whose_damaged_number_fits_no_household_member_is_rejected() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk()
+    desk.receive(report(f, [person("王建国", numbered("31011519620314201"), "1962-03-14")], ref="CA-1"))
+    grant = f.benefit_granted(f.households[0])
+    grant["household_id"], grant["data"]["resident_id"] = "CA-1", one_slip(numbered("31011519700101301"))
+    outcome = desk.receive(grant)
+    assert isinstance(outcome, Rejected)
+    assert [(p.code, p.field) for p in outcome.problems] == [("resident_id.checksum", "data.resident_id")]
+    assert desk.emitted(DATA_QUALITY) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -114,12 +114,42 @@ def test_each_rule_has_its_reason_code(make, change, code: str) -> None:  # type
     assert code in codes(changed(make, change))
 
 
-def test_a_checksum_failure_names_the_field() -> None:
+def test_a_members_checksum_failure_is_a_flaw_naming_the_field_not_a_rejection() -> None:
     event = factory().household_reported()
     event["data"]["members"][0]["resident_id"] = bad_checksum(event["data"]["members"][0]["resident_id"])
     verdict = validate(orjson.dumps(event), "CA", NOW)
-    assert isinstance(verdict, Invalid)
-    assert [(p.code, p.field) for p in verdict.problems] == [("resident_id.checksum", "data.members[0].resident_id")]
+    assert isinstance(verdict, Valid)
+    assert [(p.code, p.field) for p in verdict.flaws] == [("resident_id.checksum", "data.members[0].resident_id")]
+
+
+def test_a_birth_date_disagreeing_with_a_members_number_is_a_flaw() -> None:
+    event = factory().household_reported()
+    member = event["data"]["members"][0]
+    born = date.fromisoformat(member["birth_date"])
+    member["birth_date"] = (born + timedelta(days=1)).isoformat()
+    verdict = validate(orjson.dumps(event), "CA", NOW)
+    assert isinstance(verdict, Valid)
+    assert [p.code for p in verdict.flaws] == ["resident_id.birth_date_mismatch"]
+
+
+def test_a_damaged_number_with_another_problem_is_rejected_with_both() -> None:
+    event = factory().household_reported()
+    event["data"]["members"][0]["resident_id"] = bad_checksum(event["data"]["members"][0]["resident_id"])
+    event["data"]["district"] = "999999"
+    assert set(codes(orjson.dumps(event))) >= {"resident_id.checksum", "district.unknown"}
+
+
+def test_a_grants_failed_check_character_is_left_to_repair_among_the_household() -> None:
+    event = factory().benefit_granted()
+    event["data"]["resident_id"] = bad_checksum(event["data"]["resident_id"])
+    verdict = validate(orjson.dumps(event), "CA", NOW)
+    assert isinstance(verdict, Valid) and [(p.code, p.field) for p in verdict.flaws] == [("resident_id.checksum", "data.resident_id")]
+
+
+def test_a_grants_number_of_the_wrong_length_is_rejected() -> None:
+    event = factory().benefit_granted()
+    event["data"]["resident_id"] = event["data"]["resident_id"][:15]
+    assert codes(orjson.dumps(event)) == ["resident_id.length"]
 
 
 def test_the_same_number_twice_in_a_household() -> None:
