@@ -129,20 +129,3 @@ class HubProcesses:
     def stop(self) -> None:
         for service in self.services.values():
             service.stop()
-
-
-def intake_republishes_withdrawals() -> bool:
-    """Whether this checkout's intake turns `need.withdrawn` into `need.closed` (added with the
-    charity and matching work); an older intake fails the whole batch that holds one."""
-    from datetime import UTC, datetime
-
-    from contracts.department import NeedWithdrawn
-    from services.intake.canonical import to_canonical
-
-    event = NeedWithdrawn(event_id="probe", occurred_at=datetime.now(UTC), source="CA", household_id="probe",
-                          data={"need_id": "probe"})
-    try:
-        to_canonical(event, "hh-probe", [], lambda number: number)
-    except TypeError:
-        return False
-    return True

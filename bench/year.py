@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.ceilings import kafka_produce_consume
-from bench.hub_run import HubProcesses, intake_republishes_withdrawals
+from bench.hub_run import HubProcesses
 from bench.ledger_apply import new_database
 from bench.machine import describe, reference_seconds
 from bench.results import emit, emit_ceiling
@@ -44,10 +44,7 @@ def main() -> None:
     parser.add_argument("--skip-ceiling", action="store_true")
     args = parser.parse_args()
     made = time.perf_counter()
-    withdrawals = intake_republishes_withdrawals()
-    if not withdrawals:
-        print("this intake does not take need.withdrawn yet: the year is played without withdrawals", flush=True)
-    year = plan_year(args.households, args.seed, withdrawals=withdrawals)
+    year = plan_year(args.households, args.seed)
     size = sum(len(e.value) for e in year.events) / len(year.events)
     print(f"year planned: {len(year.events):,} events for {args.households:,} households, mean {size:.0f} bytes "
           f"({time.perf_counter() - made:.1f} s, not timed)", flush=True)

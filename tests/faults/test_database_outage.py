@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.hub_run import HubProcesses, intake_republishes_withdrawals
+from bench.hub_run import HubProcesses
 from contracts.catalogue import DEPARTMENTS
 from contracts.topics import CANONICAL, department_topic
 from hub.simulate import Account, Simulation
@@ -92,7 +92,7 @@ def health(url: str) -> tuple[int, str]:
 
 def test_consumers_pause_through_a_database_outage_and_resume_by_themselves(hub_processes, postgres_databases, sent_in) -> None:  # type: ignore[no-untyped-def]
     server, urls = postgres_databases
-    year = plan_year(SCALE.households // 2, SEED, withdrawals=intake_republishes_withdrawals())
+    year = plan_year(SCALE.households // 2, SEED)
     sent_in.add_year(year)
     processes = hub_processes("outage", databases=urls).start("intake", "ledger")
     duration = SCALE.outage * 3  # the year is played over three outages' time: before, during, after

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from bench.hub_run import HubProcesses, intake_republishes_withdrawals
+from bench.hub_run import HubProcesses
 from hub.simulate import Simulation
 from hub.simulate_year import plan_year
 from tests.faults.conftest import FULL, SCALE, applied_event_ids, differences, figures, ledger_tables
@@ -56,7 +56,7 @@ def wait_for_ledger(url: str, expected: set[str], timeout: float = 180) -> list[
 
 
 def test_the_ledger_after_kills_equals_the_ledger_of_an_uninterrupted_run(hub_processes, sent_in) -> None:  # type: ignore[no-untyped-def]
-    year = plan_year(SCALE.households, SEED, withdrawals=intake_republishes_withdrawals())
+    year = plan_year(SCALE.households, SEED)
     sent_in.add_year(year)
 
     calm = hub_processes("calm").start("intake", "ledger")

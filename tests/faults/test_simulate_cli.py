@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bench.hub_run import HubProcesses, intake_republishes_withdrawals
+from bench.hub_run import HubProcesses
 from tests.faults.conftest import SENT_IN
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -26,8 +26,7 @@ def simulate(processes: HubProcesses, *arguments: str) -> subprocess.CompletedPr
     ledger = processes.services.get("ledger")
     urls = ["--intake-url", processes["intake"].url, "--ledger-url", ledger.url if ledger else "http://127.0.0.1:1",
             "--charity-url", "http://127.0.0.1:1"]
-    withdrawals = [] if intake_republishes_withdrawals() else ["--no-withdrawals"]
-    command = [sys.executable, "-c", "from hub.cli import main; main()", "simulate", *urls, *withdrawals, "--quiet", *arguments]
+    command = [sys.executable, "-c", "from hub.cli import main; main()", "simulate", *urls, "--quiet", *arguments]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
