@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from contracts.catalogue import DEPARTMENTS, programmes_of
+from services.web.i18n import N_
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD = 10
@@ -72,20 +73,20 @@ class FieldError:
 def check_new_account(username: str, password: str, role: str, department: str | None) -> list[FieldError]:
     errors: list[FieldError] = []
     if not USERNAME.match(username):
-        errors.append(FieldError("username", "3 to 32 characters: lower-case letters, digits, dot, dash or underscore"))
+        errors.append(FieldError("username", N_("3 to 32 characters: lower-case letters, digits, dot, dash or underscore")))
     errors.extend(check_password(password))
     if role not in set(Role):
-        errors.append(FieldError("role", "Choose a role"))
+        errors.append(FieldError("role", N_("Choose a role")))
     elif role == Role.DEPARTMENT_VIEWER and department not in DEPARTMENTS:
-        errors.append(FieldError("department", "A department viewer needs a department"))
+        errors.append(FieldError("department", N_("A department viewer needs a department")))
     elif role != Role.DEPARTMENT_VIEWER and department:
-        errors.append(FieldError("department", "Only a department viewer has a department"))
+        errors.append(FieldError("department", N_("Only a department viewer has a department")))
     return errors
 
 
 def check_password(password: str) -> list[FieldError]:
     if len(password) < MIN_PASSWORD or len(password) > 256:
-        return [FieldError("password", "At least 10 characters")]
+        return [FieldError("password", N_("At least 10 characters"))]
     return []
 
 
