@@ -31,11 +31,11 @@ NAVIGATION = (
 
 
 def yuan(value: float | int | None) -> str:
-    return "" if value is None else f"{value:,.2f}"
+    return f"{value:,.2f}" if isinstance(value, int | float) else ""
 
 
 def fen_to_yuan(value: int | None) -> str:
-    return "" if value is None else f"{value / 100:,.2f}"
+    return f"{value / 100:,.2f}" if isinstance(value, int | float) else ""
 
 
 class Pages:

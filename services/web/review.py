@@ -188,7 +188,15 @@ async def alert(staff: StaffMember, upstreams: Upstreams, alert_id: str) -> dict
     shown = await _or_not_found(upstreams.ledger.get(f"/review/alerts/{alert_id}", staff.username))
     if not staff.sees_any(shown["programmes"]):
         raise Forbidden(alert_id)
-    return shown
+    return shown | {"benefits": await _evidence(staff, upstreams, shown)}
+
+
+async def _evidence(staff: StaffMember, upstreams: Upstreams, shown: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conflicting benefits with their periods and amounts, from the household's ledger (the
+    alert itself names each benefit, its programme and source)."""
+    view = await _or_not_found(upstreams.ledger.get(f"/review/households/{shown['household_id']}", staff.username))
+    recorded = {b["benefit_id"]: b for b in view["benefits"]}
+    return [recorded.get(b["benefit_id"], {}) | b for b in shown["benefits"]]
 
 
 DECISIONS = ("confirmed_duplicate", "justified")

@@ -70,8 +70,9 @@ class FakeServices:
             programme = request.url.params.get("programme")
             alerts = [a for a in self.alerts if not programme or programme in a["programmes"]]
             return httpx.Response(200, json={"alerts": alerts, "count": len(alerts), "limit": 1000, "offset": 0})
-        if path == "/review/alerts/al-1":
-            return httpx.Response(200, json=self.alerts[0])
+        if path == "/review/alerts/al-1":  # as the ledger lists them: no periods or amounts
+            return httpx.Response(200, json=self.alerts[0] | {"benefits": [
+                {k: b[k] for k in ("benefit_id", "programme", "source", "source_kind")} for b in self.alerts[0]["benefits"]]})
         if path == "/review/alerts/al-1/decision":
             if self.alerts[0]["status"] != "open":
                 return httpx.Response(409, json={"detail": "already decided"})

@@ -70,6 +70,12 @@ async def test_deciding_checks_role_and_input_then_posts_once() -> None:
     assert [e.message for e in again] == ["This alert was already decided"]
 
 
+async def test_an_alert_shows_each_benefit_with_its_period_and_amount() -> None:
+    shown = await review.alert(REVIEWER, FakeServices().upstreams(), "al-1")
+    assert [(b["benefit_id"], b["period_start"], b["period_end"], b["amount_fen"]) for b in shown["benefits"]] == [
+        ("CA:es-1", "2026-03-01", None, 140000), ("DPF:sd-1", "2026-06-01", "2026-08-31", 140000)]
+
+
 async def test_household_timeline_places_every_benefit_on_one_axis() -> None:
     page = await review.household(REVIEWER, FakeServices().upstreams(), "hh-1")
     periods = review.benefit_periods(page.benefits.rows, date(2026, 12, 1))
