@@ -72,8 +72,8 @@ async def dashboard(staff: StaffMember, upstreams: Upstreams, first: str, last: 
         month["persons"] += row["persons"]
         month["amount_yuan"] += row["amount_fen"] / 100
     by_month = Table("by_month", [
-        Column("month", N_("Month")), Column("households", N_("Households"), True),
-        Column("persons", N_("Persons"), True), Column("amount_yuan", N_("Amount (CNY)"), True),
+        Column("month", N_("Month")), Column("households", N_("Households, once per programme"), True),
+        Column("persons", N_("Persons, once per programme"), True), Column("amount_yuan", N_("Amount (CNY)"), True),
     ], [monthly[m] for m in sorted(monthly)])
     alerts, capped = open_alerts
     return Dashboard(first, last, benefits_table(rows), by_month, alerts_by_rule(alerts), alerts_by_age(alerts, _now()),
