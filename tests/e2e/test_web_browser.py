@@ -223,8 +223,13 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
         b.page.click("a[hreflang=en]")
         assert b.page.locator("h1").inner_text() == "Dashboard"
         b.check("dashboard-en")
+        b.go("/alerts?status=")
+        assert b.page.locator("h1").inner_text() == "Duplicate-service alerts"
+        b.check("alerts-en")
+        b.go(f"/households/{HOUSEHOLD}")
+        b.check("household-en")
         b.page.click("a[hreflang=zh-CN]")
-        assert b.page.locator("h1").inner_text() == "总览"
+        assert b.page.locator("h1").inner_text() == f"家庭 {HOUSEHOLD}"  # back where they were, in Chinese
 
         # A department viewer of another department: a 403 page, never the household.
         b.page.click(".who button")
