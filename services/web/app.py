@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -17,11 +20,12 @@ from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.web.access import Access
 from services.web.accounts import Lockout
 from services.web.csrf import FormCSRFMiddleware
+from services.web.figures import DashboardFigures, OpenAlertSummary, StatisticsCache, keep_fresh
 from services.web.http import api_router
 from services.web.i18n import N_
 from services.web.pages import page_router
 from services.web.render import Pages
-from services.web.review import Forbidden, NotFound
+from services.web.review import Forbidden, NotFound, default_months
 from services.web.sessions import SessionCookies, SignInRequired
 from services.web.settings import WebSettings
 from services.web.upstream import Upstream, Upstreams, UpstreamDown, UpstreamRefused
@@ -50,6 +54,9 @@ def build(settings: WebSettings, upstreams: Upstreams | None = None) -> tuple[Se
     access = make_access(settings, runtime)
     upstreams = upstreams or make_upstreams(settings)
     runtime.on_stop.append(upstreams.close)
+    figures = DashboardFigures(StatisticsCache(upstreams.ledger, settings.statistics_seconds),
+                               OpenAlertSummary(upstreams.ledger, settings.alert_summary_seconds))
+    _in_background(runtime, lambda: keep_fresh(figures, default_months))
     secret = settings.session_secret.get_secret_value()
     max_age = int(settings.session_hours * 3600)
     cookies = SessionCookies(access, URLSafeTimedSerializer(secret, salt="hub-session"), max_age, settings.secure_cookies)
@@ -60,10 +67,24 @@ def build(settings: WebSettings, upstreams: Upstreams | None = None) -> tuple[Se
     http.add_middleware(FormCSRFMiddleware, secret=secret, cookie_secure=settings.secure_cookies, cookie_samesite="strict")
     http.mount("/static", StaticFiles(directory=STATIC), name="static")
     http.include_router(operations_router(runtime))
-    http.include_router(api_router(cookies, upstreams))
-    http.include_router(page_router(pages, cookies, access, upstreams))
+    http.include_router(api_router(cookies, upstreams, figures))
+    http.include_router(page_router(pages, cookies, access, upstreams, figures))
     _error_pages(http, pages)
     return runtime, http
+
+
+def _in_background(runtime: ServiceRuntime, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        tasks.append(asyncio.create_task(work()))
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+
+    runtime.on_start.append(start)
+    runtime.on_stop.append(stop)
 
 
 def _wants_json(request: Request) -> bool:

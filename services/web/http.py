@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.web import review
 from services.web.accounts import FieldError
+from services.web.figures import DashboardFigures
 from services.web.pages import month_range_errors, record_id
 from services.web.review import AlertFilters
 from services.web.sessions import SessionCookies
@@ -38,7 +39,7 @@ def rows(table: Table) -> list[dict[str, Any]]:
     return table.rows
 
 
-def api_router(cookies: SessionCookies, upstreams: Upstreams) -> APIRouter:
+def api_router(cookies: SessionCookies, upstreams: Upstreams, figures: DashboardFigures) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["staff pages (JSON)"])
 
     @router.get("/dashboard", summary="The dashboard's figures")
@@ -46,18 +47,19 @@ def api_router(cookies: SessionCookies, upstreams: Upstreams) -> APIRouter:
         staff = await cookies.staff(request)
         if errors := month_range_errors(from_month, to_month):
             return unprocessable(errors, "query")
-        board = await review.dashboard(staff, upstreams, from_month, to_month)
+        board = await review.dashboard(staff, figures, from_month, to_month)
         return {"from": board.first, "to": board.last, "by_month": rows(board.by_month), "benefits": rows(board.benefits),
                 "open_alerts_by_rule": rows(board.alerts_by_rule), "open_alerts_by_age": rows(board.alerts_by_age),
-                "open_alerts_counted": board.open_alerts_shown, "capped": board.capped}
+                "open_alerts_counted": board.open_alerts_shown, "capped": board.capped,
+                "figures_as_of": board.figures_as_of.isoformat() if board.figures_as_of else None}
 
     @router.get("/alerts", summary="The alert queue, filtered")
     async def alerts(request: Request, district: str = "", programme: str = "", rule: str = "", status: str = "open",
-                     min_age_days: str = "", max_age_days: str = "") -> Any:
+                     min_age_days: str = "", max_age_days: str = "", page: int = Query(0, ge=0, le=9999)) -> Any:
         staff = await cookies.staff(request)
         filters = AlertFilters(district, programme, rule, status, min_age_days, max_age_days)
-        table, errors = await review.alert_queue(staff, upstreams, filters)
-        return unprocessable(errors, "query") if errors else {"alerts": table.rows}
+        queue, errors = await review.alert_queue(staff, upstreams, filters, page)
+        return unprocessable(errors, "query") if errors else {"alerts": queue.table.rows, "page": queue.page, "more": queue.more}
 
     @router.get("/alerts/{alert_id}", summary="One alert with its evidence")
     async def alert(request: Request, alert_id: str) -> Any:

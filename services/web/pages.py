@@ -17,6 +17,7 @@ from contracts.envelope import CODE_PATTERN
 from services.web import review
 from services.web.access import Access
 from services.web.accounts import FieldError, Permission, Role
+from services.web.figures import DashboardFigures
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, translator
 from services.web.render import Pages
 from services.web.review import AlertFilters, PreGrantForm
@@ -47,7 +48,8 @@ def errors_of(errors: list[FieldError]) -> dict[str, str]:
     return shown
 
 
-def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams: Upstreams) -> APIRouter:
+def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams: Upstreams,
+                figures: DashboardFigures) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -115,14 +117,14 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
     async def dashboard(request: Request) -> Response:
         staff = await cookies.staff(request)
         review.require(staff, Permission.VIEW)
-        this_month = datetime.now(UTC).strftime("%Y-%m")
-        first = request.query_params.get("from") or _months_back(this_month, 2)
-        last = request.query_params.get("to") or this_month
+        default_first, default_last = review.default_range(datetime.now(UTC))
+        first = request.query_params.get("from") or default_first
+        last = request.query_params.get("to") or default_last
         form = {"first": first, "last": last}
         errors = month_range_errors(first, last)
         if errors:
             return render(request, "dashboard.html", status=400, form=form, board=None, errors=errors_of(errors))
-        board = await review.dashboard(staff, upstreams, first, last)
+        board = await review.dashboard(staff, figures, first, last)
         if (export := exported(request, board.benefits, board.by_month, board.alerts_by_rule, board.alerts_by_age)) is not None:
             return export
         translate = translator(pages.language(request))
@@ -142,11 +144,15 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
         query = request.query_params
         filters = AlertFilters(**{f: str(query.get(f, "")).strip() for f in ("district", "programme", "rule", "min_age_days", "max_age_days")},
                                status=str(query.get("status", "open")).strip())
-        table, errors = await review.alert_queue(staff, upstreams, filters)
-        if (export := exported(request, table)) is not None:
+        page = int(query["page"]) if str(query.get("page", "")).isdigit() and int(query["page"]) < 10_000 else 0
+        exporting = "export" in query
+        queue, errors = await review.alert_queue(staff, upstreams, filters, 0 if exporting else page,
+                                                 review.LIST_LIMIT if exporting else review.PAGE_SIZE)
+        if (export := exported(request, queue.table)) is not None:
             return export
-        return render(request, "alerts.html", status=400 if errors else 200, filters=filters, alerts=table,
-                      statuses=review.ALERT_STATUSES, errors=errors_of(errors))
+        return render(request, "alerts.html", status=400 if errors else 200, filters=filters, alerts=queue.table,
+                      queue=queue, statuses=review.ALERT_STATUSES, errors=errors_of(errors),
+                      page_query=lambda number: urlencode({**dict(query), "page": number}))
 
     @router.get("/alerts/{alert_id}")
     async def alert(request: Request, alert_id: str) -> Response:

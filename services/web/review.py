@@ -11,6 +11,7 @@ from typing import Any
 
 from contracts.catalogue import PROGRAMMES
 from services.web.accounts import FieldError, Permission, StaffMember
+from services.web.figures import DashboardFigures
 from services.web.i18n import N_
 from services.web.tables import Column, Table
 from services.web.upstream import UpstreamRefused, Upstreams
@@ -20,6 +21,7 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     (N_("0-7 days"), 0, 7), (N_("8-30 days"), 8, 30), (N_("31-90 days"), 31, 90), (N_("over 90 days"), 91, None),
 )
 LIST_LIMIT = 1000
+PAGE_SIZE = 100
 
 
 class Forbidden(Exception):
@@ -48,6 +50,8 @@ class Dashboard:
     alerts_by_age: Table
     open_alerts_shown: int
     capped: bool
+    figures_as_of: datetime | None = None
+    alerts_as_of: datetime | None = None
 
 
 def benefits_table(rows: list[dict[str, Any]]) -> Table:
@@ -58,13 +62,28 @@ def benefits_table(rows: list[dict[str, Any]]) -> Table:
     ], [r | {"amount_yuan": r["amount_fen"] / 100} for r in rows])
 
 
-async def dashboard(staff: StaffMember, upstreams: Upstreams, first: str, last: str) -> Dashboard:
+def default_range(now: datetime) -> tuple[str, str]:
+    """What the dashboard shows first: this month and the two before it."""
+    index = now.year * 12 + now.month - 1 - 2
+    return f"{index // 12:04d}-{index % 12 + 1:02d}", f"{now:%Y-%m}"
+
+
+def default_months() -> list[str]:
+    return months_from(*default_range(_now()))
+
+
+def months_from(first: str, last: str) -> list[str]:
+    """'2026-11', '2027-01' -> the three months; both written YYYY-MM."""
+    start, end = int(first[:4]) * 12 + int(first[5:]) - 1, int(last[:4]) * 12 + int(last[5:]) - 1
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(start, end + 1)]
+
+
+async def dashboard(staff: StaffMember, figures: DashboardFigures, first: str, last: str) -> Dashboard:
     require(staff, Permission.VIEW)
-    stats, open_alerts = await asyncio.gather(
-        upstreams.ledger.get("/stats/benefits", staff.username, {"from": first, "to": last}),
-        _open_alerts(staff, upstreams),
+    (all_rows, as_of), (open_alerts, alerts_as_of, complete) = await asyncio.gather(
+        figures.statistics.benefits(months_from(first, last)), figures.open_alerts.current(),
     )
-    rows = [r for r in stats["rows"] if staff.sees_programme(r["programme"])]
+    rows = [r for r in all_rows if staff.sees_programme(r["programme"])]
     monthly: dict[str, dict[str, Any]] = {}
     for row in rows:
         month = monthly.setdefault(row["month"], {"month": row["month"], "households": 0, "persons": 0, "amount_yuan": 0.0})
@@ -75,23 +94,9 @@ async def dashboard(staff: StaffMember, upstreams: Upstreams, first: str, last: 
         Column("month", N_("Month")), Column("households", N_("Households, once per programme"), True),
         Column("persons", N_("Persons, once per programme"), True), Column("amount_yuan", N_("Amount (CNY)"), True),
     ], [monthly[m] for m in sorted(monthly)])
-    alerts, capped = open_alerts
+    alerts = [a for a in open_alerts if staff.sees_any(a["programmes"])]
     return Dashboard(first, last, benefits_table(rows), by_month, alerts_by_rule(alerts), alerts_by_age(alerts, _now()),
-                     len(alerts), capped)
-
-
-async def _open_alerts(staff: StaffMember, upstreams: Upstreams) -> tuple[list[dict[str, Any]], bool]:
-    """Open alerts this person may see (the first LIST_LIMIT per request), and whether any list was cut."""
-    programmes = sorted(staff.programmes) if staff.programmes is not None else [None]
-    pages = await asyncio.gather(*(
-        upstreams.ledger.get("/review/alerts", staff.username, {"status": "open", "programme": p, "limit": LIST_LIMIT})
-        for p in programmes
-    ))
-    seen: dict[str, dict[str, Any]] = {}
-    for page in pages:
-        for alert in page["alerts"]:
-            seen.setdefault(alert["alert_id"], alert)
-    return list(seen.values()), any(page["count"] >= LIST_LIMIT for page in pages)
+                     len(alerts), not complete, as_of, alerts_as_of)
 
 
 def alerts_by_rule(alerts: list[dict[str, Any]]) -> Table:
@@ -162,25 +167,40 @@ def alert_table(alerts: list[dict[str, Any]]) -> Table:
     ], alerts)
 
 
-async def alert_queue(staff: StaffMember, upstreams: Upstreams, filters: AlertFilters) -> tuple[Table, list[FieldError]]:
+@dataclass
+class AlertQueue:
+    table: Table
+    page: int
+    more: bool
+
+
+async def alert_queue(staff: StaffMember, upstreams: Upstreams, filters: AlertFilters, page: int = 0,
+                      page_size: int = PAGE_SIZE) -> tuple[AlertQueue, list[FieldError]]:
+    """One page of the queue. With one list to ask for (no rule filter, one programme or none),
+    the ledger pages it; otherwise the web front merges and filters the first LIST_LIMIT of each
+    list the ledger gives (the ledger has no rule filter) and pages that."""
     require(staff, Permission.VIEW)
     errors = filters.check(staff)
     if errors:
-        return alert_table([]), errors
+        return AlertQueue(alert_table([]), page, False), errors
     programmes = [filters.programme] if filters.programme else (sorted(staff.programmes) if staff.programmes is not None else [None])
-    pages = await asyncio.gather(*(
+    paged_upstream = not filters.rule and len(programmes) == 1
+    limit, offset = (page_size + 1, page * page_size) if paged_upstream else (LIST_LIMIT, 0)
+    answers = await asyncio.gather(*(
         upstreams.ledger.get("/review/alerts", staff.username, {
             "district": filters.district, "programme": p, "status": filters.status,
-            "min_age_days": filters.min_age_days, "max_age_days": filters.max_age_days, "limit": LIST_LIMIT,
+            "min_age_days": filters.min_age_days, "max_age_days": filters.max_age_days, "limit": limit, "offset": offset,
         }) for p in programmes
     ))
     seen: dict[str, dict[str, Any]] = {}
-    for page in pages:
-        for alert in page["alerts"]:
+    for answer in answers:
+        for alert in answer["alerts"]:
             if (not filters.rule or alert["rule_id"] == filters.rule) and staff.sees_any(alert["programmes"]):
                 seen.setdefault(alert["alert_id"], alert)
     alerts = sorted(seen.values(), key=lambda a: a["raised_at"], reverse=True)
-    return alert_table(alerts), []
+    if not paged_upstream:
+        alerts = alerts[page * page_size:]
+    return AlertQueue(alert_table(alerts[:page_size]), page, len(alerts) > page_size), []
 
 
 async def alert(staff: StaffMember, upstreams: Upstreams, alert_id: str) -> dict[str, Any]:

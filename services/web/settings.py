@@ -14,6 +14,12 @@ class WebSettings(ServiceSettings):
     ledger_url: str | None = Field(None, description="The ledger's base URL; unset = http://HUB_HTTP_HOST:8004")
     intake_url: str | None = Field(None, description="Intake's base URL; unset = http://HUB_HTTP_HOST:8001")
     upstream_timeout: float = Field(10.0, gt=0, le=120, description="Seconds to wait for the ledger or intake")
+    statistics_seconds: float = Field(
+        300, ge=1, le=86_400, description="How long the dashboard keeps a month's figures from the ledger"
+    )
+    alert_summary_seconds: float = Field(
+        60, ge=1, le=86_400, description="How long the dashboard keeps its count of open alerts by age and rule"
+    )
     session_secret: SecretStr = Field(
         SecretStr("development-only-session-secret-change-me"), description="Signs session and CSRF cookies"
     )

@@ -41,16 +41,17 @@ class Upstream:
         client = httpx.AsyncClient(base_url=base_url, headers={API_KEY_HEADER: key}, timeout=timeout, transport=transport)
         return cls(name, client)
 
-    async def get(self, path: str, acting: str, params: dict[str, Any] | None = None) -> Any:
+    async def get(self, path: str, acting: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        return await self._send("GET", path, acting, params=clean)
+        return await self._send("GET", path, acting, params=clean, **({"timeout": timeout} if timeout else {}))
 
     async def post(self, path: str, acting: str, body: dict[str, Any]) -> Any:
         return await self._send("POST", path, acting, json=body)
 
     async def _send(self, method: str, path: str, acting: str, **kwargs: Any) -> Any:
         try:
-            response = await self.client.request(method, path, headers={ACTING_USER_HEADER: acting}, **kwargs)
+            headers = {ACTING_USER_HEADER: acting} if acting else {}
+            response = await self.client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as error:
             log.warning("upstream unreachable", service=self.name, error=type(error).__name__)
             raise UpstreamDown(self.name) from None

@@ -242,6 +242,10 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
     trail = httpx.get(f"{ledger.url}/review/audit", params={"target_id": alert_id}, headers=STAFF).json()["entries"]
     decision = next(e for e in trail if e["action"] == "decide_alert")
     assert decision["actor"] == "web-front" and decision["detail"]["acting_user"] == "rita"
+    bad = httpx.get(f"{ledger.url}/review/alerts/{alert_id}", headers={**STAFF, "X-Acting-User": "Robert'); DROP"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["header", "X-Acting-User"]
+    plain = httpx.get(f"{ledger.url}/review/audit", params={"target_id": alert_id, "actor": "reviewer-1"}, headers=STAFF).json()
+    assert plain["entries"] and all("acting_user" not in e["detail"] for e in plain["entries"])  # a key used directly names no person
 
 
 def test_the_pages_say_so_when_the_ledger_is_down(start_service) -> None:

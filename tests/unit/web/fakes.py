@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from services.web.figures import DashboardFigures, OpenAlertSummary, StatisticsCache
 from services.web.upstream import Upstream, Upstreams
 
 ALERT = {
@@ -59,17 +60,25 @@ class FakeServices:
             intake=Upstream.connect("intake", "http://intake", "web-key", 5, httpx.MockTransport(self._intake)),
         )
 
+    def figures(self) -> DashboardFigures:
+        ledger = self.upstreams().ledger
+        return DashboardFigures(StatisticsCache(ledger, ttl=300), OpenAlertSummary(ledger, ttl=60))
+
     def _ledger(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if "ledger" in self.down:
             raise httpx.ConnectError("refused")
         path = request.url.path
         if path == "/stats/benefits":
-            return httpx.Response(200, json={"rows": self.stats_rows})
+            month = request.url.params["from"]
+            return httpx.Response(200, json={"rows": [r for r in self.stats_rows if r["month"] == month]})
         if path == "/review/alerts":
             programme = request.url.params.get("programme")
-            alerts = [a for a in self.alerts if not programme or programme in a["programmes"]]
-            return httpx.Response(200, json={"alerts": alerts, "count": len(alerts), "limit": 1000, "offset": 0})
+            alerts = [a for a in self.alerts if (not programme or programme in a["programmes"])
+                      and a["status"] == request.url.params.get("status", a["status"])]
+            offset, limit = int(request.url.params.get("offset", 0)), int(request.url.params.get("limit", 100))
+            alerts = alerts[offset:offset + limit]
+            return httpx.Response(200, json={"alerts": alerts, "count": len(alerts), "limit": limit, "offset": offset})
         if path == "/review/alerts/al-1":  # as the ledger lists them: no periods or amounts
             return httpx.Response(200, json=self.alerts[0] | {"benefits": [
                 {k: b[k] for k in ("benefit_id", "programme", "source", "source_kind")} for b in self.alerts[0]["benefits"]]})

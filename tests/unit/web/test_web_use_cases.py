@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import asyncio
+
 import pytest
 
 from services.web import review
 from services.web.accounts import Role, StaffMember
+from services.web.figures import DashboardFigures, OpenAlertSummary, StatisticsCache
 from services.web.review import AlertFilters, Forbidden, NotFound, PreGrantForm
 from services.web.upstream import UpstreamDown
 from tests.unit.web.fakes import FakeServices
@@ -21,20 +24,21 @@ DPF = StaffMember("dora", Role.DEPARTMENT_VIEWER, "DPF")
 
 async def test_dashboard_totals_by_month_and_open_alerts_by_age_and_rule() -> None:
     fake = FakeServices()
-    board = await review.dashboard(REVIEWER, fake.upstreams(), "2026-10", "2026-11")
+    board = await review.dashboard(REVIEWER, fake.figures(), "2026-10", "2026-11")
     assert board.by_month.rows == [{"month": "2026-11", "households": 5, "persons": 6, "amount_yuan": 4300.0}]
     assert board.alerts_by_rule.rows == [{"rule_id": "R-EXCL-EXTREME-DISABILITY", "severity": "high", "open": 1}]
     assert sum(r["open"] for r in board.alerts_by_age.rows) == 1
-    assert all(r.headers["X-Acting-User"] == "rita" for r in fake.requests)
+    # figures shared by everyone's dashboard are read without naming a person
+    assert fake.requests and all("X-Acting-User" not in r.headers for r in fake.requests)
 
 
 async def test_a_department_viewer_sees_only_its_programmes() -> None:
     fake = FakeServices()
-    board = await review.dashboard(HEALTH, fake.upstreams(), "2026-11", "2026-11")
+    board = await review.dashboard(HEALTH, fake.figures(), "2026-11", "2026-11")
     assert [r["programme"] for r in board.benefits.rows] == ["MEDICAL"]
     assert board.alerts_by_rule.rows == []  # the alert is between CA's and DPF's programmes
     queue, _ = await review.alert_queue(HEALTH, fake.upstreams(), AlertFilters())
-    assert queue.rows == []
+    assert queue.table.rows == []
     with pytest.raises(Forbidden):
         await review.alert(HEALTH, fake.upstreams(), "al-1")
     with pytest.raises(Forbidden):
@@ -54,8 +58,17 @@ async def test_alert_filters_name_the_bad_field_and_ask_nothing_upstream() -> No
 async def test_the_rule_filter_keeps_only_that_rule() -> None:
     fake = FakeServices()
     fake.alerts.append(dict(fake.alerts[0], alert_id="al-2", rule_id="R-ONCE-TEMPORARY-90D"))
-    table, _ = await review.alert_queue(REVIEWER, fake.upstreams(), AlertFilters(rule="R-ONCE-TEMPORARY-90D"))
-    assert [a["alert_id"] for a in table.rows] == ["al-2"]
+    queue, _ = await review.alert_queue(REVIEWER, fake.upstreams(), AlertFilters(rule="R-ONCE-TEMPORARY-90D"))
+    assert [a["alert_id"] for a in queue.table.rows] == ["al-2"]
+
+
+async def test_the_queue_comes_a_page_at_a_time() -> None:
+    fake = FakeServices()
+    fake.alerts[1:] = [dict(fake.alerts[0], alert_id=f"al-{n}", raised_at=f"2026-11-{n:02d}T00:00:00+00:00") for n in range(2, 6)]
+    first, _ = await review.alert_queue(REVIEWER, fake.upstreams(), AlertFilters(), page=0, page_size=2)
+    last, _ = await review.alert_queue(REVIEWER, fake.upstreams(), AlertFilters(), page=2, page_size=2)
+    assert len(first.table.rows) == 2 and first.more and len(last.table.rows) == 1 and not last.more
+    assert [r.url.params["offset"] for r in fake.requests] == ["0", "4"]  # the ledger pages it
 
 
 async def test_deciding_checks_role_and_input_then_posts_once() -> None:
@@ -109,8 +122,22 @@ async def test_identity_review_decisions() -> None:
 
 async def test_a_service_that_does_not_answer_is_named() -> None:
     with pytest.raises(UpstreamDown) as down:
-        await review.dashboard(ADMIN, FakeServices(down={"ledger"}).upstreams(), "2026-11", "2026-11")
+        fake = FakeServices(down={"ledger"})
+        await review.dashboard(ADMIN, fake.figures(), "2026-11", "2026-11")
     assert down.value.service == "ledger"
+
+
+async def test_monthly_figures_are_fetched_once_per_month_until_stale() -> None:
+    fake, now = FakeServices(), [0.0]
+    ledger = fake.upstreams().ledger
+    figures = DashboardFigures(StatisticsCache(ledger, ttl=300, clock=lambda: now[0]), OpenAlertSummary(ledger, ttl=600, clock=lambda: now[0]))
+    await asyncio.gather(*(review.dashboard(REVIEWER, figures, "2026-10", "2026-11") for _ in range(3)))
+    asked = [r.url.params["from"] for r in fake.requests if r.url.path == "/stats/benefits"]
+    assert sorted(asked) == ["2026-10", "2026-11"]  # three dashboards at once: one fetch a month
+    now[0] = 301.0
+    await review.dashboard(REVIEWER, figures, "2026-11", "2026-11")
+    assert [r.url.params["from"] for r in fake.requests if r.url.path == "/stats/benefits"][2:] == ["2026-11"]
+    assert len([r for r in fake.requests if r.url.path == "/review/alerts"]) == 1  # the alert summary is still fresh
 
 
 def test_alert_age_buckets() -> None:
