@@ -12,10 +12,12 @@ from typing import Any
 from contracts.catalogue import PROGRAMMES
 from services.web.accounts import FieldError, Permission, StaffMember
 from services.web.figures import DashboardFigures
+from kit.logs import get_logger
 from services.web.i18n import N_
 from services.web.tables import Column, Table
 from services.web.upstream import UpstreamRefused, Upstreams
 
+log = get_logger(__name__)
 ALERT_STATUSES = ("open", "resolved", "confirmed_duplicate", "justified")
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     (N_("0-7 days"), 0, 7), (N_("8-30 days"), 8, 30), (N_("31-90 days"), 31, 90), (N_("over 90 days"), 91, None),
@@ -185,7 +187,7 @@ async def alert_queue(staff: StaffMember, upstreams: Upstreams, filters: AlertFi
         return AlertQueue(alert_table([]), page, False), errors
     programmes = [filters.programme] if filters.programme else (sorted(staff.programmes) if staff.programmes is not None else [None])
     paged_upstream = not filters.rule and len(programmes) == 1
-    limit, offset = (page_size + 1, page * page_size) if paged_upstream else (LIST_LIMIT, 0)
+    limit, offset = (min(page_size + 1, LIST_LIMIT), page * page_size) if paged_upstream else (LIST_LIMIT, 0)
     answers = await asyncio.gather(*(
         upstreams.ledger.get("/review/alerts", staff.username, {
             "district": filters.district, "programme": p, "status": filters.status,
@@ -245,6 +247,7 @@ async def decide_alert(staff: StaffMember, upstreams: Upstreams, alert_id: str, 
         if refused.status == 409:
             return None, [FieldError("decision", N_("This alert was already decided"))]
         raise
+    log.info("alert decided", alert_id=alert_id, decision=decision, by=staff.username)
     return decided, []
 
 
@@ -377,7 +380,10 @@ async def resolve_review(staff: StaffMember, upstreams: Upstreams, record_id: st
         return None, [FieldError("person_key", N_("Choose which candidate it is"))]
     body = {"decision": decision, "person_key": person_key if decision == "same_person" else None}
     try:
-        return await upstreams.intake.post(f"/identity-reviews/{record_id}/resolve", staff.username, body), []
+        resolved = await upstreams.intake.post(f"/identity-reviews/{record_id}/resolve", staff.username, body)
+        # intake records the calling key (web-front) as the resolver; the person is in this log line
+        log.info("identity review resolved", record_id=record_id, decision=decision, by=staff.username)
+        return resolved, []
     except UpstreamRefused as refused:
         if refused.status == 404:
             raise NotFound(record_id) from None

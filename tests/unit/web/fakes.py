@@ -77,6 +77,8 @@ class FakeServices:
             alerts = [a for a in self.alerts if (not programme or programme in a["programmes"])
                       and a["status"] == request.url.params.get("status", a["status"])]
             offset, limit = int(request.url.params.get("offset", 0)), int(request.url.params.get("limit", 100))
+            if limit > 1000:  # as the ledger: Query(ge=1, le=1000)
+                return httpx.Response(422, json={"detail": [{"loc": ["query", "limit"], "msg": "at most 1000"}]})
             alerts = alerts[offset:offset + limit]
             return httpx.Response(200, json={"alerts": alerts, "count": len(alerts), "limit": limit, "offset": offset})
         if path == "/review/alerts/al-1":  # as the ledger lists them: no periods or amounts

@@ -142,7 +142,8 @@ def test_a_service_down_is_a_clear_page(site: Site) -> None:
 
 def test_tables_export_as_csv_and_xlsx(site: Site) -> None:
     site.as_role("reviewer")
-    as_csv = site.client.get("/alerts", params={"export": "csv", "table": "alerts"})
+    as_csv = site.client.get("/alerts", params={"programme": "SEVERE_DISABILITY", "export": "csv", "table": "alerts"})
+    assert as_csv.status_code == 200, as_csv.text
     rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert rows[0][0] == "预警" and rows[1][0] == "al-1"
     as_xlsx = site.client.get("/dashboard", params={"from": "2026-11", "to": "2026-11", "export": "xlsx", "table": "benefits"})
