@@ -1,3 +1,5 @@
+import os
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -29,5 +31,7 @@ class WebSettings(ServiceSettings):
     lock_minutes: int = Field(15, ge=1, le=24 * 60, description="How long a locked account stays locked")
 
     def upstream(self, name: str) -> str:
+        """The configured URL, or the service on this host at the port `hub up` gives it."""
         configured = {"ledger": self.ledger_url, "intake": self.intake_url}[name]
-        return (configured or f"http://{self.hub.http_host}:{DEFAULT_PORTS[name]}").rstrip("/")
+        port = os.environ.get(f"HUB_{name.upper()}_HTTP_PORT") or DEFAULT_PORTS[name]
+        return (configured or f"http://{self.hub.http_host}:{port}").rstrip("/")

@@ -144,3 +144,15 @@ def test_alert_age_buckets() -> None:
     now = datetime(2026, 12, 2, tzinfo=UTC)
     alerts = [{"raised_at": f"2026-{m}T00:00:00+00:00"} for m in ("12-01", "11-20", "10-01", "01-01", "08-01")]
     assert [r["open"] for r in review.alerts_by_age(alerts, now).rows] == [1, 1, 1, 2]
+
+
+def test_upstream_addresses_follow_the_ports_hub_up_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kit.settings import HubSettings
+    from services.web.settings import WebSettings
+
+    monkeypatch.delenv("HUB_INTAKE_HTTP_PORT", raising=False)
+    monkeypatch.setenv("HUB_LEDGER_HTTP_PORT", "9104")
+    settings = WebSettings(hub=HubSettings(http_host="127.0.0.1"))
+    assert settings.upstream("ledger") == "http://127.0.0.1:9104"
+    assert settings.upstream("intake") == "http://127.0.0.1:8001"
+    assert WebSettings(ledger_url="http://ledger:8004/").upstream("ledger") == "http://ledger:8004"
