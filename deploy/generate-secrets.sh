@@ -27,6 +27,13 @@ else
     echo "deploy/person-key.env written"
 fi
 
+web_key=$(sed -n 's/^HUB_WEB_SERVICE_KEY=//p' .env)
+if [ -n "$web_key" ]; then
+    digest=$(printf %s "$web_key" | sha256sum | cut -d' ' -f1)
+    echo "the staff web front's key: put in deploy/api-keys.toml"
+    printf '  [[key]]\n  id = "web-front"\n  role = "staff"\n  sha256 = "%s"\n' "$digest"
+fi
+
 if [ ! -e deploy/api-keys.toml ]; then
     echo "next: create deploy/api-keys.toml from deploy/api-keys.toml.example with your own key digests"
 fi

@@ -19,6 +19,8 @@ from kit.settings import HubSettings
 app = typer.Typer(help="Assistance coordination hub: operator commands.", no_args_is_help=True)
 keys = typer.Typer(help="API keys for department systems, staff and charities.")
 app.add_typer(keys, name="keys")
+web = typer.Typer(help="The staff web front: accounts and message catalogues.")
+app.add_typer(web, name="web")
 console = Console()
 app.command()(publish)
 app.command()(rebuild)
@@ -65,6 +67,35 @@ def status() -> None:
 def hash_key(key: str) -> None:
     """Print the digest to put in the API keys file for KEY (the key itself is never stored)."""
     typer.echo(digest(key))
+
+
+@web.command("create-admin")
+def create_admin(
+    username: str,
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input"),
+) -> None:
+    """Create a staff administrator (the first one; the rest are made on the accounts page)."""
+    from services.web.cli import create_administrator
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    errors = create_administrator(username, password)
+    for error in errors:
+        console.print(f"[red]{error.field}:[/red] {error.message}")
+    if errors:
+        raise typer.Exit(1)
+    console.print(f"administrator {username} created; sign in at the address `hub up` prints (/sign-in)")
+
+
+@web.command("compile-messages")
+def compile_messages() -> None:
+    """Write the pages' .mo catalogues from their .po files (the service also compiles them at start)."""
+    from services.web.i18n import compile_to_files
+
+    for path in compile_to_files():
+        typer.echo(str(path))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""`hub up`: the embedded broker (unless an external Kafka is configured) and the four services,
-each its own process, until Ctrl-C or SIGTERM. An embedded broker that dies is started again on
-the same port, with one line saying so."""
+"""`hub up`: the embedded broker (unless an external Kafka is configured), the four services and
+the staff web front, each its own process, until Ctrl-C or SIGTERM. An embedded broker that dies
+is started again on the same port, with one line saying so."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from kit.errors import StartupError
 from kit.settings import DEFAULT_PORTS, HubSettings
 from kit.tansu import EmbeddedBroker, port_accepts
 
-SERVICES = ("intake", "matching", "charity", "ledger")
+SERVICES = ("intake", "matching", "charity", "ledger", "web")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -159,6 +159,7 @@ def run_hub(print_line=print, intake_instances: int = 1) -> int:  # type: ignore
             raise StartupError(f"{', '.join(unhealthy)} did not start; see the lines above")
         for service in services:
             print_line(f"{service.name:<9} {service.url}  (health: {service.url}/health, API docs: {service.url}/docs)")
+        print_line(f"sign in   {service_url('web', hub)}/sign-in  (staff pages; first administrator: hub web create-admin NAME)")
         print_line("hub is up; Ctrl-C stops everything")
         return hold_until_signal(services, broker, print_line)
     finally:

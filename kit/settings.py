@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contracts.topics import Topic
 from kit.errors import StartupError
 
-DEFAULT_PORTS = {"intake": 8001, "matching": 8002, "charity": 8003, "ledger": 8004}
+DEFAULT_PORTS = {"intake": 8001, "matching": 8002, "charity": 8003, "ledger": 8004, "web": 8005}
 
 
 class HubSettings(BaseSettings):

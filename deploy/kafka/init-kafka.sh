@@ -11,7 +11,7 @@ set -eu
 # contracts/catalogue.py DEPARTMENTS, lower case: user <code> may write dept.<code>.events.v1 only
 DEPARTMENTS="ca hrss health edu housing dpf union"
 # the services; each consumes in the consumer group named after it
-SERVICES="intake matching charity ledger"
+SERVICES="intake matching charity ledger web"
 # contracts/topics.py: name, partitions, cleanup.policy
 HUB_TOPICS="
 hub.canonical.v1 6 delete

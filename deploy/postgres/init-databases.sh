@@ -4,7 +4,7 @@
 # everyone else. A service's migrations create its tables at start.
 set -eu
 
-for service in intake matching charity ledger; do
+for service in intake matching charity ledger web; do
     variable="HUB_DB_PASSWORD_$(echo "$service" | tr '[:lower:]' '[:upper:]')"
     eval "password=\${$variable:-}"
     if [ -z "$password" ]; then

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -69,7 +69,23 @@ class LedgerContext:
 
 
 Department = Annotated[Principal, Depends(require("department", "staff"))]
-Staff = Annotated[Principal, Depends(require("staff"))]
+
+
+@dataclass(frozen=True)
+class Reviewer(Principal):
+    """A staff key, and the person acting through it (the staff web front names them)."""
+
+    acting_user: str | None = None
+
+
+async def _reviewer(
+    principal: Annotated[Principal, Depends(require("staff"))],
+    acting_user: Annotated[str | None, Header(alias="X-Acting-User", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = None,
+) -> Reviewer:
+    return Reviewer(principal.id, principal.role, principal.department, acting_user)
+
+
+Staff = Annotated[Reviewer, Depends(_reviewer)]
 
 
 # --- shapes ------------------------------------------------------------------------------------
@@ -299,6 +315,8 @@ def _existing_alert(repository: LedgerRepository, alert_id: str) -> LedgerAlert:
 
 
 def _audit(repository: LedgerRepository, who: Principal, action: str, target_type: str, target_id: str, detail: dict[str, Any]) -> None:
+    if isinstance(who, Reviewer) and who.acting_user:
+        detail = {**detail, "acting_user": who.acting_user}
     repository.add_audit(LedgerAudit(
         at=utc_now(), actor=who.id, role=who.role, action=action, target_type=target_type, target_id=target_id, detail=detail,
     ))

@@ -54,7 +54,7 @@ def hub_like_tree(root: Path, extra: dict[str, str]) -> Path:
     files = {
         "contracts/envelope.py": "import pydantic\n",
         "kit/broker.py": "import contracts.envelope\n",
-        **{f"services/{name}/app.py": "import kit.broker\nimport contracts.envelope\n" for name in ("intake", "matching", "charity", "ledger")},
+        **{f"services/{name}/app.py": "import kit.broker\nimport contracts.envelope\n" for name in ("intake", "matching", "charity", "ledger", "web")},
     }
     return write_tree(root, files | extra)
 

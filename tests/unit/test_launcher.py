@@ -21,8 +21,8 @@ def test_intake_instances_are_extra_members_of_its_group_each_on_its_own_port(mo
     monkeypatch.delenv("HUB_INTAKE_HTTP_PORT", raising=False)
     services = launcher.start_services({"HUB_DATA_DIR": "data"}, HubSettings(), intake_instances=3)
 
-    assert [s.name for s in services] == ["intake", "matching", "charity", "ledger", "intake#2", "intake#3"]
-    assert [s.url.rsplit(":", 1)[1] for s in services] == ["8001", "8002", "8003", "8004", "8011", "8021"]
+    assert [s.name for s in services] == ["intake", "matching", "charity", "ledger", "web", "intake#2", "intake#3"]
+    assert [s.url.rsplit(":", 1)[1] for s in services] == ["8001", "8002", "8003", "8004", "8005", "8011", "8021"]
     extra = [s.process for s in services if s.name.startswith("intake#")]
     assert all(p.command[-1] == "services.intake" for p in extra)
     assert [p.env["HUB_INTAKE_HTTP_PORT"] for p in extra] == ["8011", "8021"]

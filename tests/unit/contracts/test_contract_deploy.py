@@ -24,7 +24,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 INIT_KAFKA = ROOT / "deploy" / "kafka" / "init-kafka.sh"
 INIT_DATABASES = ROOT / "deploy" / "postgres" / "init-databases.sh"
 ENV_EXAMPLE = ROOT / "deploy" / "hub.env.example"
-SERVICES = ("intake", "matching", "charity", "ledger")
+SERVICES = ("intake", "matching", "charity", "ledger", "web")
+NGINX_CONF = ROOT / "deploy" / "nginx" / "hub.conf"
 SH = shutil.which("sh")
 
 
@@ -43,7 +44,7 @@ def shell_variable(script: Path, name: str) -> str:
 
 
 def test_compose_has_the_parts(compose: dict) -> None:
-    assert {"kafka", "kafka-init", "postgres", *SERVICES} <= set(compose["services"])
+    assert {"kafka", "kafka-init", "postgres", "proxy", *SERVICES} <= set(compose["services"])
     assert compose["services"]["postgres"]["image"].startswith("postgres:16")
     assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")
 
@@ -72,6 +73,31 @@ def test_each_service_is_wired(compose: dict, name: str) -> None:
     # the person-key secret goes where person keys are made or compared, nowhere else
     has_secret = any(entry["path"] == "deploy/person-key.env" for entry in service.get("env_file", []))
     assert has_secret == (name in ("intake", "ledger"))
+
+
+def test_one_origin_behind_a_real_reverse_proxy(compose: dict) -> None:
+    """nginx's official image serves every page (the web front at /) and every service's API under
+    its name, from one published port; the web front reaches the others inside the network."""
+    proxy = compose["services"]["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    [mount] = proxy["volumes"]
+    assert mount.startswith("./deploy/nginx/hub.conf:/etc/nginx/conf.d/") and mount.endswith(":ro")
+    assert [p.rsplit(":", 1)[1] for p in proxy["ports"]] == ["8080"]
+    assert {name for name, wait in proxy["depends_on"].items() if wait["condition"] == "service_healthy"} == set(SERVICES)
+
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server ([\w.-]+:\d+);", conf))
+    assert set(upstreams.values()) == {f"{name}:{DEFAULT_PORTS[name]}" for name in SERVICES}
+    locations = {path: upstreams[target] for path, target in re.findall(r"location (/[\w-]*/?)\s*\{[^}]*?proxy_pass http://(\w+)", conf)}
+    assert locations["/"] == "web:8005"
+    for name in ("intake", "ledger", "charity", "matching"):
+        assert locations[f"/{name}/"] == f"{name}:{DEFAULT_PORTS[name]}"
+        assert re.search(rf"location /{name}/\s+\{{[^}}]*proxy_pass http://\w+/;", conf), f"/{name}/ is taken off"
+    assert "listen 8080;" in conf
+
+    web = compose["services"]["web"]["environment"]
+    assert web["HUB_WEB_LEDGER_URL"] == "http://ledger:8004" and web["HUB_WEB_INTAKE_URL"] == "http://intake:8001"
+    assert "HUB_WEB_SERVICE_KEY:?" in web["HUB_WEB_SERVICE_KEY"] and "HUB_WEB_SESSION_SECRET:?" in web["HUB_WEB_SESSION_SECRET"]
 
 
 def test_published_port_ranges_do_not_overlap(compose: dict) -> None:

@@ -1,0 +1,105 @@
+"""JSON routes for the same use cases the pages call (signed-in session; unsafe methods need the
+CSRF token in the X-CSRFToken header). Bad input: 422 with FastAPI's shape, `detail` a list."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.web import review
+from services.web.accounts import FieldError
+from services.web.figures import DashboardFigures
+from services.web.pages import month_range_errors, record_id
+from services.web.review import AlertFilters
+from services.web.sessions import SessionCookies
+from services.web.tables import Table
+from services.web.upstream import Upstreams
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(max_length=32)
+    note: str = Field(max_length=2000)
+
+
+class ResolutionIn(BaseModel):
+    decision: str = Field(max_length=32)
+    person_key: str = Field("", max_length=64)
+
+
+def unprocessable(errors: list[FieldError], where: str = "body") -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": [where, e.field], "msg": e.message, "type": "value_error"} for e in errors]},
+                        status_code=422)
+
+
+def rows(table: Table) -> list[dict[str, Any]]:
+    return table.rows
+
+
+def api_router(cookies: SessionCookies, upstreams: Upstreams, figures: DashboardFigures) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["staff pages (JSON)"])
+
+    @router.get("/dashboard", summary="The dashboard's figures")
+    async def dashboard(request: Request, from_month: str, to_month: str) -> Any:
+        staff = await cookies.staff(request)
+        if errors := month_range_errors(from_month, to_month):
+            return unprocessable(errors, "query")
+        board = await review.dashboard(staff, figures, from_month, to_month)
+        return {"from": board.first, "to": board.last, "by_month": rows(board.by_month), "benefits": rows(board.benefits),
+                "open_alerts_by_rule": rows(board.alerts_by_rule), "open_alerts_by_age": rows(board.alerts_by_age),
+                "open_alerts_counted": board.open_alerts_shown, "capped": board.capped,
+                "figures_as_of": board.figures_as_of.isoformat() if board.figures_as_of else None}
+
+    @router.get("/alerts", summary="The alert queue, filtered")
+    async def alerts(request: Request, district: str = "", programme: str = "", rule: str = "", status: str = "open",
+                     min_age_days: str = "", max_age_days: str = "", page: int = Query(0, ge=0, le=9999)) -> Any:
+        staff = await cookies.staff(request)
+        filters = AlertFilters(district, programme, rule, status, min_age_days, max_age_days)
+        queue, errors = await review.alert_queue(staff, upstreams, filters, page)
+        return unprocessable(errors, "query") if errors else {"alerts": queue.table.rows, "page": queue.page, "more": queue.more}
+
+    @router.get("/alerts/{alert_id}", summary="One alert with its evidence")
+    async def alert(request: Request, alert_id: str) -> Any:
+        staff = await cookies.staff(request)
+        return await review.alert(staff, upstreams, record_id(alert_id))
+
+    @router.post("/alerts/{alert_id}/decision", summary="Decide an alert")
+    async def decide(request: Request, alert_id: str, body: DecisionIn) -> Any:
+        staff = await cookies.staff(request)
+        decided, errors = await review.decide_alert(staff, upstreams, record_id(alert_id), body.decision, body.note)
+        return unprocessable(errors) if errors else decided
+
+    @router.get("/households/{household_id}", summary="A household's page as data")
+    async def household(request: Request, household_id: str) -> Any:
+        staff = await cookies.staff(request)
+        page = await review.household(staff, upstreams, record_id(household_id))
+        return {"household": page.household, "members": page.members, "benefits": page.benefits.rows,
+                "needs": page.needs.rows, "alerts": page.alerts.rows, "timeline": page.timeline.rows}
+
+    @router.get("/identity-reviews", summary="Records waiting for an identity decision")
+    async def identity_reviews(request: Request) -> Any:
+        staff = await cookies.staff(request)
+        return {"reviews": await review.identity_reviews(staff, upstreams)}
+
+    @router.post("/identity-reviews/{record}/resolve", summary="Same person or new person")
+    async def resolve(request: Request, record: str, body: ResolutionIn) -> Any:
+        staff = await cookies.staff(request)
+        resolved, errors = await review.resolve_review(staff, upstreams, record_id(record), body.decision, body.person_key)
+        return unprocessable(errors) if errors else resolved
+
+    @router.get("/cliff", summary="The cliff effect around the dibao standard")
+    async def cliff(request: Request, month: str) -> Any:
+        staff = await cookies.staff(request)
+        if errors := month_range_errors(month, month):
+            return unprocessable([FieldError("month", e.message) for e in errors], "query")
+        figures, _ = await review.cliff(staff, upstreams, month)
+        return figures
+
+    return router
+
+
+def plain(value: Any) -> Any:
+    return asdict(value) if hasattr(value, "__dataclass_fields__") else value

@@ -1,0 +1,136 @@
+"""Pages from Jinja2 templates, one environment per language with its Babel catalogue installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from contracts.catalogue import DEPARTMENTS, PROGRAMMES
+from services.web.accounts import Permission, StaffMember
+from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translations
+from services.web.i18n import N_ as N_
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSRF_COOKIE = "csrftoken"
+CSRF_FIELD = "csrftoken"
+
+# The navigation: (path, message id, permission). Pages over charity and matching data come with those services.
+NAVIGATION = (
+    ("/dashboard", N_("Dashboard"), Permission.VIEW),
+    ("/alerts", N_("Alerts"), Permission.VIEW),
+    ("/households", N_("Households"), Permission.VIEW),
+    ("/identity-reviews", N_("Identity reviews"), Permission.DECIDE),
+    ("/cliff", N_("Cliff effect"), Permission.VIEW),
+    ("/audit", N_("Audit trail"), Permission.AUDIT),
+    ("/accounts", N_("Accounts"), Permission.MANAGE_ACCOUNTS),
+)
+
+
+def yuan(value: float | int | None) -> str:
+    return f"{value:,.2f}" if isinstance(value, int | float) else ""
+
+
+def fen_to_yuan(value: int | None) -> str:
+    return f"{value / 100:,.2f}" if isinstance(value, int | float) else ""
+
+
+class Pages:
+    def __init__(self) -> None:
+        self.environments = {language: _environment(language) for language in LANGUAGES}
+
+    def language(self, request: Request) -> str:
+        return language_of(request.cookies.get(LANGUAGE_COOKIE))
+
+    def translate(self, request: Request, message: str) -> str:
+        return translations(self.language(request)).gettext(message)
+
+    def render(self, request: Request, template: str, staff: StaffMember | None = None, status: int = 200,
+               **context: Any) -> HTMLResponse:
+        language = self.language(request)
+        page = self.environments[language].get_template(template).render(
+            request=request, staff=staff, lang=language, csrf_token=csrf_token(request),
+            navigation=[(path, label) for path, label, permission in NAVIGATION if staff and staff.may(permission)],
+            here=request.url.path, here_with_query=_local(request), **context,
+        )
+        return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def csrf_token(request: Request) -> str:
+    return request.cookies.get(CSRF_COOKIE) or request.scope.get("csrf_new", "")
+
+
+def _local(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _environment(language: str) -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+    )
+    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment.filters["yuan"] = yuan
+    environment.filters["fen"] = fen_to_yuan
+    environment.filters["programme"] = lambda code: _name(PROGRAMMES.get(code), language, code)
+    environment.filters["department"] = lambda code: _name(DEPARTMENTS.get(code), language, code)
+    environment.globals["cell"] = _cell_renderer(language)
+    environment.globals["programmes"] = PROGRAMMES
+    environment.globals["departments"] = DEPARTMENTS
+    environment.globals["languages"] = LANGUAGES
+    return environment
+
+
+TRANSLATED_CODES = frozenset({"status", "severity", "side", "age", "role", "decision"})
+
+
+def _cell_renderer(language: str) -> Any:
+    """One table cell as HTML: a Python function, as tables at city size have thousands of cells."""
+    translate = translations(language).gettext
+
+    def programme(code: str) -> str:
+        return _name(PROGRAMMES.get(code), language, code)
+
+    def cell(column: Any, value: Any) -> Markup:
+        if value is None:
+            return Markup("")
+        key = column.key
+        if key == "programme":
+            return escape(programme(value))
+        if key == "programmes":
+            return escape(", ".join(programme(p) for p in value))
+        if key == "alert_id":
+            return Markup('<a href="/alerts/{0}">{0}</a>').format(value)
+        if key == "household_id":
+            return Markup('<a href="/households/{0}">{0}</a>').format(value)
+        if key in TRANSLATED_CODES:
+            return escape(translate(str(value)))
+        if key == "locked":
+            return escape(translate("yes") if value else translate("no"))
+        if column.numeric and isinstance(value, float):
+            return escape(yuan(value))
+        return escape(str(value))
+
+    return cell
+
+
+def _name(entry: Any, language: str, code: str | None) -> str:
+    if entry is None:
+        return code or ""
+    return entry.name_zh if language == "zh" else entry.name
+
+
+# Codes the pages show translated (`_(value)`): listed here so extraction finds them.
+CODE_LABELS = (
+    N_("open"), N_("resolved"), N_("confirmed_duplicate"), N_("justified"),
+    N_("high"), N_("medium"), N_("low"), N_("below"), N_("at_or_above"),
+    N_("administrator"), N_("reviewer"), N_("department_viewer"),
+    N_("red"), N_("orange"), N_("yellow"), N_("green"),
+    N_("dibao"), N_("low_income"), N_("extreme_poverty"), N_("expenditure_poverty"), N_("marginal"),
+    N_("head"), N_("spouse"), N_("child"), N_("parent"), N_("sibling"), N_("grandchild"), N_("other"),
+    N_("department"), N_("charity"), N_("active"), N_("ended"), N_("closed"),
+)
