@@ -46,6 +46,7 @@ from services.intake.linking import (
     blocking_keys,
     decide,
 )
+from services.intake.masking import mask_text
 from services.intake.rejections import Channel, rejection_event, rejection_id
 from services.intake.resident_id import IdReason, birth_date_of, is_usable, mask_resident_id, single_edit_repairs
 from services.intake.validation import BENEFICIARY, Invalid, Problem, ReasonCode, Valid, Verdict, flawed_member
@@ -560,9 +561,9 @@ def _notice_event(event: DepartmentEvent, channel: Channel, notice: Notice) -> D
         source=SOURCE,
         correlation_id=event.correlation_id,
         data={
-            "original_event_id": event.event_id,
+            "original_event_id": mask_text(event.event_id)[:128],  # a department's own words: masked as rejections are
             "department": event.source,
-            "department_household_ref": event.household_id,
+            "department_household_ref": mask_text(event.household_id or "")[:64],
             "channel": channel,
             "code": notice.code,
             "message": notice.message[:500],
