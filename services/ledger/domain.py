@@ -1,8 +1,8 @@
 """The ledger's domain: benefits from every source, the stacking rules applied to them, and the
 household ledger that keeps them.
 
-Pure Python: no Kafka, no HTTP, no SQL. A handler loads a `HouseholdLedger` from its rows, calls
-one method, stores the ledger's records, and raises or closes alerts with `diff_alerts`.
+Pure Python: no Kafka, no HTTP, no SQL. The household aggregate (`households.Household`) holds a
+`HouseholdLedger`; alerts follow its conflicts (`alerts.follow`, with `diff_alerts`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
-from enum import Enum
 from itertools import combinations
 from typing import Any, Final, Literal, TypeAlias
 
@@ -400,14 +399,6 @@ def _conflict(rule: Rule, benefits: Sequence[Benefit], detail: str) -> Conflict:
 # --- the household ledger -------------------------------------------------------------------
 
 
-class _Unchanged(Enum):
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED: Final = _Unchanged.UNCHANGED
-Unchanged: TypeAlias = Literal[_Unchanged.UNCHANGED]
-
-
 class HouseholdLedger:
     """One household's benefits from every source, and the conflicts among them.
 
@@ -474,8 +465,9 @@ class HouseholdLedger:
     def benefit(self, benefit_id: str) -> Benefit | None:
         return self._benefits.get(benefit_id)
 
-    def has_seen(self, event_id: str) -> bool:
-        return event_id in self._event_ids
+    def current(self) -> dict[str, Benefit]:
+        """Every benefit as it stands now, by benefit id (a copy: a changed benefit is a new object)."""
+        return dict(self._benefits)
 
     def conflicts(self) -> list[Conflict]:
         """The conflicts open now among this household's benefits."""
@@ -491,77 +483,10 @@ class HouseholdLedger:
         self._take_grant(benefit)
         return self.conflicts()
 
-    def change(
-        self,
-        benefit_id: str,
-        *,
-        event_id: str,
-        occurred_at: datetime | None = None,
-        person_key: str | None | Unchanged = UNCHANGED,
-        amount_fen: int | None | Unchanged = UNCHANGED,
-        in_kind: str | None | Unchanged = UNCHANGED,
-        period_start: date | Unchanged = UNCHANGED,
-        period_end: date | None | Unchanged = UNCHANGED,
-        status: BenefitStatus | Unchanged = UNCHANGED,
-        need_id: str | None | Unchanged = UNCHANGED,
-    ) -> list[Conflict]:
-        """Set the fields given; the others keep their value."""
-        requested: dict[str, Any] = {
-            "person_key": person_key,
-            "amount_fen": amount_fen,
-            "in_kind": in_kind,
-            "period_start": period_start,
-            "period_end": period_end,
-            "status": status,
-            "need_id": need_id,
-        }
-        updates = {name: value for name, value in requested.items() if value is not UNCHANGED}
-        return self.apply(
-            BenefitChange(
-                event_id=event_id,
-                household_id=self.household_id,
-                benefit_id=benefit_id,
-                updates=updates,
-                occurred_at=occurred_at,
-            )
-        )
-
-    def end(
-        self, benefit_id: str, ended_on: date, *, event_id: str, occurred_at: datetime | None = None
-    ) -> list[Conflict]:
-        """End a benefit: `ended_on` is the last day it ran."""
-        return self.apply(
-            BenefitChange.ending(
-                event_id=event_id,
-                household_id=self.household_id,
-                benefit_id=benefit_id,
-                ended_on=ended_on,
-                occurred_at=occurred_at,
-            )
-        )
-
     def apply(self, change: BenefitChange) -> list[Conflict]:
-        """Apply a change record (a change or an end) as `change` and `end` do."""
+        """Apply a change record: a change of some fields, or an end (`BenefitChange.ending`)."""
         self._take_change(change)
         return self.conflicts()
-
-    # -- storing
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "household_id": self.household_id,
-            "grants": [grant.to_dict() for grant in self.grants],
-            "changes": [change.to_dict() for change in self.changes],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], policy: StackingPolicy) -> HouseholdLedger:
-        return cls(
-            data["household_id"],
-            policy,
-            grants=[Benefit.from_dict(grant) for grant in data.get("grants", ())],
-            changes=[BenefitChange.from_dict(change) for change in data.get("changes", ())],
-        )
 
     # -- inside
 

@@ -61,7 +61,7 @@ def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
 
 def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: StackingPolicy, cache: HouseholdCache) -> Outcome:
     with runtime.unit_of_work() as unit:
-        outcome = apply_batch(unit, events, policy, runtime.settings.hub, cache=cache)
+        outcome = apply_batch(unit, events, policy, cache=cache)
         unit.commit()
     return outcome
 

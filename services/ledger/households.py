@@ -1,19 +1,20 @@
-"""What the ledger knows about a household besides its benefits: its profile as departments
-report it, its members, its needs, and the alerts its conflicts raised.
+"""The household: one aggregate that owns what the ledger knows about a hub household: its
+benefits (a `HouseholdLedger`), its profile as departments report it, its members, its needs, and
+the alerts its conflicts raised.
 
-Pure Python, like `domain.py`: the handler gives plain values in and stores what comes out.
+Pure Python, like `domain.py`: the batch loads households, calls their methods and stores them.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from contracts.catalogue import PROGRAMMES
-from services.ledger.domain import Benefit, ConflictKey
+from services.ledger.alerts import Alert, AlertChanges, follow
+from services.ledger.domain import Benefit, BenefitChange, Conflict, HouseholdLedger
 
 PROFILE_FIELDS: Final = ("district", "subdistrict", "category", "colour", "income_fen")
 
@@ -96,7 +97,95 @@ def met_needs(benefits: Iterable[Benefit]) -> set[str]:
     return {benefit.need_id for benefit in benefits if benefit.need_id and benefit.in_effect}
 
 
-def alert_id(household_id: str, conflict_key: ConflictKey, ordinal: int) -> str:
-    """The same conflict raised for the n-th time in a household has the same id on every replay."""
-    digest = hashlib.sha256(f"{household_id}\x1f{conflict_key}\x1f{ordinal}".encode()).hexdigest()
-    return f"A-{digest[:24]}"
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    """A need a department assessed; `status` is open, met (a benefit names it) or closed."""
+
+    need_id: str
+    household_id: str
+    department: str
+    category: str
+    description: str
+    urgency: int
+    assessed_on: date
+    person_key: str | None
+    status: str
+    event_id: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Need:
+        return cls(**row)
+
+    def to_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # shallow: dataclasses.asdict deep-copies, a tenth of a batch
+
+
+@dataclass(eq=False)
+class Household:
+    """One hub household and everything the ledger keeps about it."""
+
+    household_id: str
+    benefits: HouseholdLedger
+    profile: Profile = field(default_factory=Profile)
+    members: dict[str, Person] | None = None  # None: not read (a batch reads them only when a report may change them)
+    person_count: int = 0
+    needs: dict[str, Need] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)  # ids of the events applied to it
+
+    def has_applied(self, event_id: str) -> bool:
+        return event_id in self.applied
+
+    def mark_applied(self, event_id: str) -> None:
+        self.applied.add(event_id)
+
+    # -- what departments report
+
+    def report(self, profile: Profile, people: Iterable[Person]) -> None:
+        """A department's report of the household: profile merged in time order, members joined."""
+        merged = self.profile.merge(profile)
+        newer = merged.event_id == profile.event_id
+        self.profile = merged
+        self.members = merge_members(self.members or {}, people, newer)
+        self.person_count = len(self.members)
+
+    def record_need(self, need: Need) -> None:
+        self.needs[need.need_id] = need
+
+    def grant(self, benefit: Benefit) -> list[Conflict]:
+        return self.benefits.grant(benefit)
+
+    def change(self, change: BenefitChange) -> list[Conflict]:
+        return self.benefits.apply(change)
+
+    # -- alerts
+
+    def follow_conflicts(self, conflicts: list[Conflict], cause_event_id: str, now: datetime) -> AlertChanges:
+        return follow(self.alerts, self.household_id, self.profile.district, conflicts, self._listing, cause_event_id, now)
+
+    def _listing(self, conflict: Conflict) -> list[dict[str, Any]]:
+        found = (self.benefits.benefit(benefit_id) for benefit_id in conflict.benefit_ids)
+        return [
+            {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
+            for b in found
+            if b is not None
+        ]
+
+    # -- what it holds
+
+    def settle_needs(self) -> None:
+        """Each need's status as the benefits now say: met once a benefit names it."""
+        met = met_needs(self.benefits.benefits)
+        for need_id, need in self.needs.items():
+            status = "met" if need_id in met else "open"
+            if need.status != status:
+                self.needs[need_id] = replace(need, status=status)
+
+    def open_needs(self) -> list[str]:
+        return sorted(need_id for need_id, need in self.needs.items() if need.status == "open")
+
+    def programmes_held(self, on: date) -> list[str]:
+        return programmes_held(self.benefits.benefits, on)
+
+    def received_in_year(self, year: int) -> list[dict[str, Any]]:
+        return received_in_year(self.benefits.benefits, year)

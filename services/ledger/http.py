@@ -8,7 +8,8 @@ every view and decision is written to the append-only audit trail. Charity keys 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
@@ -16,26 +17,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from contracts.catalogue import PROGRAMMES
 from contracts.envelope import CODE_PATTERN, utc_now
-from contracts.hub import DuplicateServiceAlertDecided
-from contracts.topics import ALERTS
 from kit.auth import Principal, require
 from kit.outbox import OutboxRelay, UnitOfWork
-from services.ledger.batch import ledger_from_records
+from services.ledger import review
+from services.ledger.alerts import AlertAlreadyDecided, AlertError
+from services.ledger.records import ledger_from_records
 from services.ledger.domain import Benefit, Conflict, HouseholdLedger
 from services.ledger.identity import is_well_formed, person_key
 from services.ledger.policy import StackingPolicy
-from services.ledger.repository import (
-    AlertFilter,
-    LedgerAlert,
-    LedgerAudit,
-    LedgerMember,
-    LedgerNeed,
-    LedgerRepository,
-)
+from services.ledger.repository import AlertFilter, LedgerRepository
 from services.ledger.statistics import (
     DIBAO_STANDARD_FEN,
     Month,
@@ -201,35 +195,27 @@ def _review_router(context: LedgerContext) -> APIRouter:
             raised_after=now - timedelta(days=max_age_days) if max_age_days is not None else None,
         )
         with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            alerts = [_alert_out(a) for a in repository.find_alerts(filters)]
-            _audit(repository, reviewer, "list_alerts", "alerts", "*", filters.model_dump(exclude_none=True, mode="json"))
-            session.commit()
+            alerts = review.list_alerts(session, filters, reviewer)
             return {"alerts": alerts, "count": len(alerts), "limit": limit, "offset": offset}
 
     @router.get("/alerts/{alert_id}", summary="One alert")
     def show_alert(alert_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
-        with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            shown = _alert_out(_existing_alert(repository, alert_id))
-            _audit(repository, reviewer, "view_alert", "alert", alert_id, {})
-            session.commit()
-            return shown
+        with Session(context.engine) as session, _translated():
+            return review.show_alert(session, alert_id, reviewer)
 
     @router.post("/alerts/{alert_id}/decision", summary="Record the joint meeting's decision on an alert")
     async def decide(alert_id: Annotated[str, _code_path()], decision: Decision, reviewer: Staff) -> dict[str, Any]:
-        decided = await asyncio.to_thread(record_decision, context, alert_id, decision, reviewer)
+        with _translated():
+            decided = await asyncio.to_thread(
+                review.record_decision, context.unit_of_work, alert_id, decision.decision, decision.note, reviewer
+            )
         await context.relay.flush()
         return decided
 
     @router.get("/households/{household_id}", summary="A household's full ledger and timeline")
     def show_household(household_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
-        with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            view = household_view(repository, household_id)
-            _audit(repository, reviewer, "view_household", "household", household_id, {})
-            session.commit()
-            return view
+        with Session(context.engine) as session, _translated():
+            return review.show_household(session, household_id, reviewer)
 
     @router.get("/audit", summary="The audit trail: who viewed or decided what, newest first")
     def audit_trail(
@@ -239,8 +225,7 @@ def _review_router(context: LedgerContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         with Session(context.engine) as session:
-            entries = LedgerRepository(session).audit_trail(target_id, actor, limit)
-            return {"entries": [e.model_dump(mode="json") for e in entries]}
+            return {"entries": review.audit_trail(session, target_id, actor, limit)}
 
     return router
 
@@ -249,59 +234,17 @@ def _code_path() -> Any:
     return Path(pattern=CODE_PATTERN, max_length=64)
 
 
-def _existing_alert(repository: LedgerRepository, alert_id: str) -> LedgerAlert:
-    alert = repository.alert(alert_id)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    return alert
-
-
-def _audit(repository: LedgerRepository, who: Principal, action: str, target_type: str, target_id: str, detail: dict[str, Any]) -> None:
-    repository.add_audit(LedgerAudit(
-        at=utc_now(), actor=who.id, role=who.role, action=action, target_type=target_type, target_id=target_id, detail=detail,
-    ))
-
-
-def _alert_out(alert: LedgerAlert) -> dict[str, Any]:
-    shown = alert.model_dump(mode="json", exclude={"conflict_key"})
-    shown["programmes"] = [p for p in alert.programmes.split(",") if p]
-    return shown
-
-
-def record_decision(context: LedgerContext, alert_id: str, decision: Decision, reviewer: Principal) -> dict[str, Any]:
-    with context.unit_of_work() as unit:
-        repository = LedgerRepository(unit.session)
-        alert = _existing_alert(repository, alert_id)
-        if alert.status not in ("open", "resolved"):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} was already decided: {alert.status} by {alert.decided_by}")
-        now = utc_now()
-        alert.status, alert.decision_note, alert.decided_by, alert.decided_at = decision.decision, decision.note, reviewer.id, now
-        repository.touch(alert.household_id)  # a copy the ledger keeps in memory is stale now
-        _audit(repository, reviewer, "decide_alert", "alert", alert_id, {"decision": decision.decision})
-        unit.emit(ALERTS, DuplicateServiceAlertDecided(
-            source="ledger", household_id=alert.household_id,
-            data={"alert_id": alert_id, "decision": decision.decision, "note": decision.note, "decided_by": reviewer.id, "decided_at": now},
-        ), key=alert.household_id)
-        unit.commit()
-        return _alert_out(alert)
-
-
-def household_view(repository: LedgerRepository, household_id: str) -> dict[str, Any]:
-    household = repository.household(household_id)
-    if household is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
-    session = repository.session
-    members = session.exec(select(LedgerMember).where(LedgerMember.household_id == household_id)).all()
-    needs = session.exec(select(LedgerNeed).where(LedgerNeed.household_id == household_id)).all()
-    alerts = session.exec(select(LedgerAlert).where(LedgerAlert.household_id == household_id)).all()
-    return {
-        "household": household.model_dump(mode="json"),
-        "members": [m.model_dump(mode="json", exclude={"household_id"}) for m in members],
-        "benefits": [b.model_dump(mode="json", exclude={"household_id"}) for b in repository.benefits_of(household_id)],
-        "needs": [n.model_dump(mode="json", exclude={"household_id"}) for n in needs],
-        "alerts": [_alert_out(a) for a in alerts],
-        "timeline": [e.model_dump(mode="json", exclude={"household_id"}) for e in repository.timeline(household_id)],
-    }
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The review use cases' errors as HTTP answers."""
+    try:
+        yield
+    except review.NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except AlertAlreadyDecided as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except AlertError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
 
 
 def _statistics_router(context: LedgerContext) -> APIRouter:

@@ -27,7 +27,8 @@ from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
 from services.ledger.batch import Batch, HouseholdCache, Outcome, apply_batch
-from services.ledger.http import Decision, LedgerContext, PreGrantQuery, check_pre_grant, record_decision
+from services.ledger.http import LedgerContext, PreGrantQuery, check_pre_grant
+from services.ledger.review import record_decision
 from services.ledger.policy import load_policy
 from services.ledger.rebuild import ledger_snapshot
 from services.ledger.repository import LedgerBenefit, LedgerRepository
@@ -85,7 +86,7 @@ def run(engine: sa.Engine, *batches: list[Event], cache: HouseholdCache | None =
     outcomes = []
     for events in batches:
         with UnitOfWork(engine, HUB) as unit:
-            outcomes.append(apply_batch(unit, events, POLICY, HUB, cache=cache))
+            outcomes.append(apply_batch(unit, events, POLICY, cache=cache))
             unit.commit()
     return outcomes
 
@@ -280,9 +281,8 @@ def test_a_reviewers_decision_is_not_overwritten_by_a_kept_copy_of_its_household
     cache = HouseholdCache(10)
     run(engine, [household(), DIBAO, EXTREME], cache=cache)
     (alert,) = ledger_snapshot(engine)["tables"]["ledger_alert"]
-    context = LedgerContext(engine, lambda: UnitOfWork(engine, HUB), None, POLICY, b"secret")  # type: ignore[arg-type]
     reviewer = Principal("reviewer-1", "staff", None)
-    record_decision(context, alert[0], Decision(decision="confirmed_duplicate", note="recover January"), reviewer)
+    record_decision(lambda: UnitOfWork(engine, HUB), alert[0], "confirmed_duplicate", "recover January", reviewer)
     run(engine, [STOP_EXTREME], cache=cache)  # resolves the conflict: the alert closes, the decision stays
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT status, active, decided_by FROM ledger_alert")).one()
@@ -293,7 +293,7 @@ def test_a_batch_rolled_back_leaves_no_copy_of_its_households_behind(engine: sa.
     cache = HouseholdCache(10)
     run(engine, [household(), DIBAO], cache=cache)
     with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
-        apply_batch(unit, [EXTREME], POLICY, HUB, cache=cache)
+        apply_batch(unit, [EXTREME], POLICY, cache=cache)
         raise RuntimeError("the commit never happens")
     assert len(cache) == 0
     (outcome,) = run(engine, [EXTREME], cache=cache)  # read back from its rows: applied once, as new
@@ -322,6 +322,15 @@ def test_migration_0004_keys_events_and_needs_by_household_and_keeps_them(databa
     engine.dispose()
 
 
+def test_migration_0005_drops_the_unused_processed_event_table(databases) -> None:
+    engine = make_engine(databases.new_url("migrated"))
+    migrate(engine, MIGRATIONS)
+    assert "processed_event" not in sa.inspect(engine).get_table_names()
+    _migrate_to(engine, "0004", down=True)
+    assert "processed_event" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
 def _migrate_to(engine: sa.Engine, revision: str, down: bool = False) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -346,7 +355,7 @@ def test_an_error_partway_through_a_batch_writes_none_of_it(engine: sa.Engine, m
 
     monkeypatch.setattr(Batch, "_record_need", broken)
     with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
-        apply_batch(unit, [DIBAO, NEED, EXTREME], POLICY, HUB)
+        apply_batch(unit, [DIBAO, NEED, EXTREME], POLICY)
         unit.commit()
     monkeypatch.undo()
     assert ledger_snapshot(engine)["counts"]["ledger_event"] == 1

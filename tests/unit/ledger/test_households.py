@@ -13,17 +13,17 @@ from contracts.hub import (
     BenefitStopped,
     MatchFulfilled,
 )
-from services.ledger.batch import benefit_of, change_of
+from services.ledger.alerts import alert_id
 from services.ledger.domain import Benefit
 from services.ledger.households import (
     Person,
     Profile,
-    alert_id,
     holds,
     merge_members,
     met_needs,
     programmes_held,
 )
+from services.ledger.records import benefit_of, change_of
 from services.ledger.identity import is_well_formed, normalise_resident_id, person_key
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)

@@ -1,0 +1,174 @@
+"""Duplicate-service alerts: what one is, the states it goes through, and the transitions between
+them. The only place that changes an alert; batches, reviewers' decisions and rebuilds all go
+through these functions.
+
+    open --(conflict gone)--> resolved            (decided by the ledger itself)
+    open --(reviewer)--> confirmed_duplicate | justified
+    resolved --(reviewer)--> confirmed_duplicate | justified   (a reviewer may still record why)
+
+`active` says whether the conflict still exists in the ledger, whatever the status.
+
+Pure Python: no Kafka, no HTTP, no SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from services.ledger.domain import Conflict, ConflictKey, diff_alerts
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CONFIRMED_DUPLICATE = "confirmed_duplicate"
+    JUSTIFIED = "justified"
+
+
+REVIEW_DECISIONS: Final = (AlertStatus.CONFIRMED_DUPLICATE, AlertStatus.JUSTIFIED)
+DECIDABLE: Final = (AlertStatus.OPEN, AlertStatus.RESOLVED)
+LEDGER: Final = "ledger"  # decided_by of what the ledger closed itself
+
+
+class AlertError(ValueError):
+    """A transition the alert's state does not allow."""
+
+
+class AlertAlreadyDecided(AlertError):
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(f"alert {alert.alert_id} was already decided: {alert.status} by {alert.decided_by}")
+        self.alert = alert
+
+
+def alert_id(household_id: str, conflict_key: ConflictKey, ordinal: int) -> str:
+    """The same conflict raised for the n-th time in a household has the same id on every replay."""
+    digest = hashlib.sha256(f"{household_id}\x1f{conflict_key}\x1f{ordinal}".encode()).hexdigest()
+    return f"A-{digest[:24]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert:
+    """One duplicate-service alert, as stored in `ledger_alert` (one field per column)."""
+
+    alert_id: str
+    household_id: str
+    conflict_key: ConflictKey
+    rule_id: str
+    severity: str
+    district: str | None
+    programmes: str  # ",A,B,": one LIKE finds a programme
+    description: str
+    benefits: list[dict[str, Any]] = field(hash=False)
+    status: str
+    active: bool
+    raised_at: datetime
+    raised_by_event: str
+    resolved_at: datetime | None = None
+    decision_note: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Alert:
+        return cls(**row)
+
+    def to_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # shallow: dataclasses.asdict deep-copies, a tenth of a batch
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == AlertStatus.OPEN
+
+    # -- transitions: each returns the alert as it is afterwards
+
+    def closed_by_ledger(self, now: datetime) -> Alert:
+        """The conflict is gone: the alert is no longer active, and an open one is resolved."""
+        if not self.active:
+            raise AlertError(f"alert {self.alert_id} is already closed")
+        if self.status == AlertStatus.OPEN:
+            return replace(self, active=False, resolved_at=now, status=AlertStatus.RESOLVED.value)
+        return replace(self, active=False, resolved_at=now)
+
+    def decided(self, decision: str, note: str, by: str, now: datetime) -> Alert:
+        """A reviewer's decision: once per alert."""
+        if decision not in REVIEW_DECISIONS:
+            raise AlertError(f"{decision!r} is not a decision a reviewer makes")
+        if self.status not in DECIDABLE:
+            raise AlertAlreadyDecided(self)
+        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=now)
+
+    def restored(self, decision: str, note: str, by: str, at: datetime) -> Alert:
+        """A decision read back from the alerts topic when the ledger is rebuilt (it was checked
+        when it was made, so only its kind is checked now)."""
+        if decision not in REVIEW_DECISIONS:
+            return self
+        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=at)
+
+
+def raised(
+    household_id: str, conflict: Conflict, ordinal: int, district: str | None, benefits: list[dict[str, Any]],
+    cause_event_id: str, now: datetime,
+) -> Alert:
+    return Alert(
+        alert_id=alert_id(household_id, conflict.conflict_key, ordinal),
+        household_id=household_id,
+        conflict_key=conflict.conflict_key,
+        rule_id=conflict.rule_id,
+        severity=str(conflict.severity),
+        district=district,
+        programmes="," + ",".join(sorted({b["programme"] for b in benefits})) + ",",
+        description=conflict.description,
+        benefits=benefits,
+        status=AlertStatus.OPEN.value,
+        active=True,
+        raised_at=now,
+        raised_by_event=cause_event_id,
+    )
+
+
+@dataclass
+class AlertChanges:
+    """What following a household's conflicts did to its alerts."""
+
+    raised: list[Alert] = field(default_factory=list)
+    closed: list[Alert] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.raised or self.closed)
+
+
+BenefitListing = Callable[[Conflict], list[dict[str, Any]]]
+
+
+def follow(
+    alerts: list[Alert], household_id: str, district: str | None, conflicts: Sequence[Conflict],
+    listing: BenefitListing, cause_event_id: str, now: datetime,
+) -> AlertChanges:
+    """Bring a household's alerts (changed in place in `alerts`) in line with the conflicts open
+    now: a conflict with no active alert raises one, an active alert whose conflict is gone closes."""
+    changes = AlertChanges()
+    to_raise, gone = diff_alerts(_active_keys(alerts), conflicts)
+    for conflict in to_raise:
+        alert = raised(household_id, conflict, _times_raised(alerts, conflict.conflict_key), district, listing(conflict),
+                       cause_event_id, now)
+        alerts.append(alert)
+        changes.raised.append(alert)
+    for key in gone:
+        for index, alert in enumerate(alerts):
+            if alert.active and alert.conflict_key == key:
+                alerts[index] = alert.closed_by_ledger(now)
+                changes.closed.append(alerts[index])
+    return changes
+
+
+def _active_keys(alerts: Iterable[Alert]) -> set[ConflictKey]:
+    return {alert.conflict_key for alert in alerts if alert.active}
+
+
+def _times_raised(alerts: Iterable[Alert], conflict_key: ConflictKey) -> int:
+    return sum(1 for alert in alerts if alert.conflict_key == conflict_key)
