@@ -2,11 +2,15 @@
 them. The only place that changes an alert; batches, reviewers' decisions and rebuilds all go
 through these functions.
 
-    open --(conflict gone)--> resolved            (decided by the ledger itself)
+    open --(conflict gone)--> resolved            (decided by the ledger itself: decided_by "ledger")
     open --(reviewer)--> confirmed_duplicate | justified
     resolved --(reviewer)--> confirmed_duplicate | justified   (a reviewer may still record why)
+    confirmed_duplicate | justified --(new conflicting benefits)--> open, marked new evidence
 
-`active` says whether the conflict still exists in the ledger, whatever the status.
+An alert is one conflict: the same rule about the same person or household in the same period
+window (`Conflict.alert_key`). Benefits that join or leave it while it lasts change its evidence
+(`alert.updated`), not its identity. `active` says whether the conflict still exists, whatever
+the status.
 
 Pure Python: no Kafka, no HTTP, no SQL.
 """
@@ -20,7 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from services.ledger.domain import Conflict, ConflictKey, diff_alerts
+from services.ledger.domain import Conflict, ConflictKey, joined
 
 
 class AlertStatus(StrEnum):
@@ -72,6 +76,8 @@ class Alert:
     decision_note: str | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
+    new_evidence: bool = False  # decided, then new conflicting benefits joined: back in the queue
+    updated_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Alert:
@@ -86,13 +92,31 @@ class Alert:
 
     # -- transitions: each returns the alert as it is afterwards
 
-    def closed_by_ledger(self, now: datetime) -> Alert:
-        """The conflict is gone: the alert is no longer active, and an open one is resolved."""
+    @property
+    def benefit_ids(self) -> frozenset[str]:
+        return frozenset(b["benefit_id"] for b in self.benefits)
+
+    def closed_by_ledger(self, now: datetime, note: str = "") -> Alert:
+        """The conflict is gone: the alert is no longer active, and an open one is resolved by
+        the ledger (which says so in `decided_by`)."""
         if not self.active:
             raise AlertError(f"alert {self.alert_id} is already closed")
         if self.status == AlertStatus.OPEN:
-            return replace(self, active=False, resolved_at=now, status=AlertStatus.RESOLVED.value)
+            return replace(self, active=False, resolved_at=now, status=AlertStatus.RESOLVED.value, decided_by=LEDGER,
+                           decided_at=now, decision_note=note or self.decision_note, new_evidence=False)
         return replace(self, active=False, resolved_at=now)
+
+    def with_evidence(self, conflict: Conflict, benefits: list[dict[str, Any]], now: datetime) -> Alert:
+        """The conflict now holds these benefits. New ones after a reviewer's decision send the
+        alert back to the queue, marked new evidence (the earlier decision stays readable)."""
+        joined = {b["benefit_id"] for b in benefits} - self.benefit_ids
+        requeue = bool(joined) and self.status in REVIEW_DECISIONS
+        return replace(
+            self, benefits=benefits, description=conflict.description, severity=str(conflict.severity),
+            programmes=_programmes(benefits), updated_at=now,
+            status=AlertStatus.OPEN.value if requeue else self.status,
+            new_evidence=self.new_evidence or requeue,
+        )
 
     def decided(self, decision: str, note: str, by: str, now: datetime) -> Alert:
         """A reviewer's decision: once per alert."""
@@ -100,7 +124,7 @@ class Alert:
             raise AlertError(f"{decision!r} is not a decision a reviewer makes")
         if self.status not in DECIDABLE:
             raise AlertAlreadyDecided(self)
-        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=now)
+        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=now, new_evidence=False)
 
     def restored(self, decision: str, note: str, by: str, at: datetime) -> Alert:
         """A decision read back from the alerts topic when the ledger is rebuilt (it was checked
@@ -115,13 +139,13 @@ def raised(
     cause_event_id: str, now: datetime,
 ) -> Alert:
     return Alert(
-        alert_id=alert_id(household_id, conflict.conflict_key, ordinal),
+        alert_id=alert_id(household_id, conflict.alert_key, ordinal),
         household_id=household_id,
-        conflict_key=conflict.conflict_key,
+        conflict_key=conflict.alert_key,
         rule_id=conflict.rule_id,
         severity=str(conflict.severity),
         district=district,
-        programmes="," + ",".join(sorted({b["programme"] for b in benefits})) + ",",
+        programmes=_programmes(benefits),
         description=conflict.description,
         benefits=benefits,
         status=AlertStatus.OPEN.value,
@@ -136,10 +160,11 @@ class AlertChanges:
     """What following a household's conflicts did to its alerts."""
 
     raised: list[Alert] = field(default_factory=list)
+    updated: list[Alert] = field(default_factory=list)
     closed: list[Alert] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.raised or self.closed)
+        return bool(self.raised or self.updated or self.closed)
 
 
 BenefitListing = Callable[[Conflict], list[dict[str, Any]]]
@@ -147,27 +172,32 @@ BenefitListing = Callable[[Conflict], list[dict[str, Any]]]
 
 def follow(
     alerts: list[Alert], household_id: str, district: str | None, conflicts: Sequence[Conflict],
-    listing: BenefitListing, cause_event_id: str, now: datetime,
+    listing: BenefitListing, cause_event_id: str, now: datetime, note: str = "",
 ) -> AlertChanges:
     """Bring a household's alerts (changed in place in `alerts`) in line with the conflicts open
-    now: a conflict with no active alert raises one, an active alert whose conflict is gone closes."""
+    now (joined by alert key, see `domain.joined`): a conflict with no active alert raises one, an
+    active alert whose benefits changed takes the new evidence, one whose conflict is gone closes."""
     changes = AlertChanges()
-    to_raise, gone = diff_alerts(_active_keys(alerts), conflicts)
-    for conflict in to_raise:
-        alert = raised(household_id, conflict, _times_raised(alerts, conflict.conflict_key), district, listing(conflict),
-                       cause_event_id, now)
-        alerts.append(alert)
-        changes.raised.append(alert)
-    for key in gone:
-        for index, alert in enumerate(alerts):
-            if alert.active and alert.conflict_key == key:
-                alerts[index] = alert.closed_by_ledger(now)
-                changes.closed.append(alerts[index])
+    active = {alert.conflict_key: index for index, alert in enumerate(alerts) if alert.active}
+    for conflict in joined(conflicts):
+        index = active.pop(conflict.alert_key, None)
+        if index is None:
+            alert = raised(household_id, conflict, _times_raised(alerts, conflict.alert_key), district, listing(conflict),
+                           cause_event_id, now)
+            alerts.append(alert)
+            changes.raised.append(alert)
+        elif alerts[index].benefit_ids != frozenset(conflict.benefit_ids):
+            alerts[index] = alerts[index].with_evidence(conflict, listing(conflict), now)
+            changes.updated.append(alerts[index])
+    for key in sorted(active):
+        index = active[key]
+        alerts[index] = alerts[index].closed_by_ledger(now, note)
+        changes.closed.append(alerts[index])
     return changes
 
 
-def _active_keys(alerts: Iterable[Alert]) -> set[ConflictKey]:
-    return {alert.conflict_key for alert in alerts if alert.active}
+def _programmes(benefits: Iterable[dict[str, Any]]) -> str:
+    return "," + ",".join(sorted({b["programme"] for b in benefits})) + ","
 
 
 def _times_raised(alerts: Iterable[Alert], conflict_key: ConflictKey) -> int:

@@ -24,6 +24,7 @@ from contracts.hub import (
     BenefitStopped,
     DuplicateServiceAlertDecided,
     DuplicateServiceAlertRaised,
+    DuplicateServiceAlertUpdated,
     HouseholdRecorded,
     HouseholdStateV2,
     MatchFulfilled,
@@ -33,7 +34,7 @@ from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger
 from services.ledger.alerts import LEDGER, Alert, AlertChanges
 from services.ledger.cache import RecentHouseholds
-from services.ledger.domain import Benefit, LedgerError
+from services.ledger.domain import Benefit, Conflict, LedgerError
 from services.ledger.households import Household, Need, Person, Profile
 from services.ledger.policy import StackingPolicy
 from services.ledger.records import (
@@ -81,6 +82,7 @@ class Outcome:
     ignored: int = 0
     refused: int = 0
     alerts_raised: int = 0
+    alerts_updated: int = 0
     alerts_closed: int = 0
 
 
@@ -231,7 +233,11 @@ class Batch:
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
         self._add_event(household, self._timeline_row(event, record, benefit_id))
-        self._publish_alerts(household, event, household.follow_conflicts(conflicts, event.event_id, self.now))
+        self._follow(household, event, conflicts)
+
+    def _follow(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
+        note = f"a later change ({cause.type} {cause.event_id}) resolved the conflict"
+        self._publish_alerts(household, cause, household.follow_conflicts(conflicts, cause.event_id, self.now, note))
 
     def _add_event(self, household: Household, row: Row) -> None:
         """An event this batch applied: into `ledger_event`, and known from now on as applied."""
@@ -265,6 +271,23 @@ class Batch:
                     "description": alert.description,
                     "district": alert.district,
                     "benefits": alert.benefits,
+                },
+            ))
+        for alert in changes.updated:
+            self.outcome.alerts_updated += 1
+            self._emit(cause.caused(
+                DuplicateServiceAlertUpdated,
+                source=SERVICE,
+                household_id=household.household_id,
+                data={
+                    "alert_id": alert.alert_id,
+                    "rule_id": alert.rule_id,
+                    "severity": alert.severity,
+                    "description": alert.description,
+                    "district": alert.district,
+                    "benefits": alert.benefits,
+                    "status": alert.status,
+                    "new_evidence_since_decision": alert.new_evidence,
                 },
             ))
         for alert in changes.closed:

@@ -160,8 +160,8 @@ class Household:
 
     # -- alerts
 
-    def follow_conflicts(self, conflicts: list[Conflict], cause_event_id: str, now: datetime) -> AlertChanges:
-        return follow(self.alerts, self.household_id, self.profile.district, conflicts, self._listing, cause_event_id, now)
+    def follow_conflicts(self, conflicts: list[Conflict], cause_event_id: str, now: datetime, note: str = "") -> AlertChanges:
+        return follow(self.alerts, self.household_id, self.profile.district, conflicts, self._listing, cause_event_id, now, note)
 
     def _listing(self, conflict: Conflict) -> list[dict[str, Any]]:
         found = (self.benefits.benefit(benefit_id) for benefit_id in conflict.benefit_ids)

@@ -122,6 +122,8 @@ class LedgerAlert(SQLModel, table=True):
     decision_note: str | None = Field(default=None, max_length=1000)
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = None
+    new_evidence: bool = Field(default=False, description="Decided, then new conflicting benefits joined: back in the queue")
+    updated_at: datetime | None = Field(default=None, description="When its evidence last changed")
 
 
 class LedgerAudit(SQLModel, table=True):

@@ -4,6 +4,7 @@ and the statistics queries run on both."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -361,3 +362,57 @@ def test_an_error_partway_through_a_batch_writes_none_of_it(engine: sa.Engine, m
     assert ledger_snapshot(engine)["counts"]["ledger_event"] == 1
     (outcome,) = run(engine, [DIBAO, NEED, EXTREME])
     assert (outcome.applied, outcome.duplicates, outcome.alerts_raised) == (3, 0, 1)
+
+
+# --- an alert is one conflict: it grows, it does not resolve and reopen ---------------------------
+
+
+def cash(event_id: str, benefit_id: str, programme: str, day: int, amount: int) -> BenefitRecorded:
+    return BenefitRecorded(event_id=event_id, occurred_at=f"2026-04-{day:02d}T00:00:00Z", source="intake", household_id=H, data={
+        "benefit_id": benefit_id, "programme": programme, "source": benefit_id.split(":")[0], "amount_fen": amount,
+        "period_start": date(2026, 4, day), "period_end": date(2026, 4, day)})
+
+
+def alert_rows(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as connection:
+        return connection.execute(sa.text(
+            "SELECT alert_id, rule_id, status, active, benefits, new_evidence, decided_by FROM ledger_alert ORDER BY raised_at")).all()
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["three-batches", "one-batch"])
+def test_a_cap_breached_by_a_second_grant_and_grown_by_a_third_is_one_alert_with_three_benefits(engine: sa.Engine, one_batch: bool) -> None:
+    grants = [cash("e-t1", "CA:t1", "TEMPORARY", 1, 200_000), cash("e-c1", "ch1:c1", "CHARITY_MONEY", 5, 200_000),
+              cash("e-c2", "ch1:c2", "CHARITY_MONEY", 10, 100_000)]
+    if one_batch:
+        run(engine, [household(), *grants])
+    else:
+        run(engine, [household(), grants[0]], [grants[1]], [grants[2]])
+    (alert,) = alert_rows(engine)
+    benefits = alert.benefits if isinstance(alert.benefits, list) else json.loads(alert.benefits)
+    assert alert.rule_id == "R-CAP-CASH-MONTH" and alert.status == "open" and bool(alert.active)
+    assert sorted(b["benefit_id"] for b in benefits) == ["CA:t1", "ch1:c1", "ch1:c2"]
+    sent = [e for e in outbox(engine) if e.type.startswith("alert.")]
+    assert [e.type for e in sent] == ["alert.raised", "alert.updated"]
+    assert all(e.data.alert_id == alert.alert_id for e in sent)
+    assert "alert.decided" not in [e.type for e in sent]  # never "resolved" in between
+
+
+def test_a_confirmed_duplicate_that_grows_returns_to_the_queue_marked_new_evidence(engine: sa.Engine) -> None:
+    run(engine, [household(), cash("e-t1", "CA:t1", "TEMPORARY", 1, 200_000), cash("e-c1", "ch1:c1", "CHARITY_MONEY", 5, 200_000)])
+    (alert,) = alert_rows(engine)
+    reviewer = Principal("reviewer-1", "staff", None)
+    record_decision(lambda: UnitOfWork(engine, HUB), alert.alert_id, "confirmed_duplicate", "recover April", reviewer)
+    run(engine, [cash("e-c2", "ch1:c2", "CHARITY_MONEY", 10, 100_000)])
+    (grown,) = alert_rows(engine)
+    assert (grown.alert_id, grown.status, bool(grown.new_evidence)) == (alert.alert_id, "open", True)
+    assert grown.decided_by == "reviewer-1"  # the earlier decision stays readable
+    (updated,) = [e for e in outbox(engine) if e.type == "alert.updated"]
+    assert updated.data.new_evidence_since_decision and updated.data.status == "open"
+    decided = record_decision(lambda: UnitOfWork(engine, HUB), alert.alert_id, "confirmed_duplicate", "recover all three", reviewer)
+    assert (decided["status"], decided["new_evidence"]) == ("confirmed_duplicate", False)
+
+
+def test_an_alert_the_ledger_closed_itself_says_decided_by_ledger(engine: sa.Engine) -> None:
+    run(engine, [household(), DIBAO, EXTREME], [STOP_EXTREME])
+    (alert,) = alert_rows(engine)
+    assert (alert.status, bool(alert.active), alert.decided_by) == ("resolved", False, "ledger")

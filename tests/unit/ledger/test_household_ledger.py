@@ -16,7 +16,7 @@ from services.ledger.domain import (
     Conflict,
     HouseholdLedger,
     LedgerError,
-    diff_alerts,
+    _conflict_order,
 )
 from services.ledger.policy import Severity, StackingPolicy, load_policy
 
@@ -45,6 +45,14 @@ def benefit(benefit_id: str, programme: str, start: date, **fields: Any) -> Bene
 
 def ledger(**records: Any) -> HouseholdLedger:
     return HouseholdLedger(HOUSEHOLD, POLICY, **records)
+
+
+def diff_alerts(open_before: Any, conflicts_now: Any) -> tuple[list[Conflict], list[str]]:
+    """What to raise and what to close, by exact conflict (the alerts module joins them further)."""
+    before = set(open_before)
+    now = {conflict.conflict_key: conflict for conflict in conflicts_now}
+    raised = sorted((conflict for key, conflict in now.items() if key not in before), key=_conflict_order)
+    return raised, sorted(before - now.keys())
 
 
 def change(book: HouseholdLedger, benefit_id: str, *, event_id: str, occurred_at: datetime | None = None,
