@@ -28,6 +28,7 @@ from contracts.hub import (
     HouseholdRecorded,
     HouseholdStateV2,
     MatchFulfilled,
+    NeedClosed,
     NeedRecorded,
 )
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
@@ -40,6 +41,7 @@ from services.ledger.policy import StackingPolicy
 from services.ledger.records import (
     benefit_of,
     change_of,
+    closed_need_of,
     ledger_from_records,
     need_of,
     people_of,
@@ -59,7 +61,7 @@ from services.ledger.repository import (
 log = get_logger(__name__)
 
 BENEFIT_EVENTS = (BenefitRecorded, BenefitAmended, BenefitStopped, MatchFulfilled)
-LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, *BENEFIT_EVENTS)
+LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, NeedClosed, *BENEFIT_EVENTS)
 SERVICE = LEDGER
 
 
@@ -209,6 +211,9 @@ class Batch:
             self._record_household(household, event)
         elif isinstance(event, NeedRecorded):
             self._record_need(household, event)
+        elif isinstance(event, NeedClosed):
+            household.close_need(closed_need_of(event))
+            self._add_event(household, self._timeline_row(event, summary_of(event)))
         else:
             self._record_benefit(household, event)
 

@@ -16,6 +16,7 @@ from contracts.catalogue import PROGRAMMES
 from services.ledger.alerts import Alert, AlertChanges, follow
 from services.ledger.domain import Benefit, BenefitChange, Conflict, HouseholdLedger
 
+CLOSED: Final = "closed"
 PROFILE_FIELDS: Final = ("district", "subdistrict", "category", "colour", "income_fen")
 
 
@@ -150,7 +151,15 @@ class Household:
         self.person_count = len(self.members)
 
     def record_need(self, need: Need) -> None:
-        self.needs[need.need_id] = need
+        """A need assessed (again); one the department already closed stays closed."""
+        known = self.needs.get(need.need_id)
+        self.needs[need.need_id] = replace(need, status=CLOSED) if known is not None and known.status == CLOSED else need
+
+    def close_need(self, need: Need) -> None:
+        """The department closed the need (withdrawn, or met outside the hub): no longer open.
+        A closure that arrives before the need is kept as the need, closed, until it arrives."""
+        known = self.needs.get(need.need_id)
+        self.needs[need.need_id] = replace(known if known is not None else need, status=CLOSED)
 
     def grant(self, benefit: Benefit) -> list[Conflict]:
         return self.benefits.grant(benefit)
@@ -177,6 +186,8 @@ class Household:
         """Each need's status as the benefits now say: met once a benefit names it."""
         met = met_needs(self.benefits.benefits)
         for need_id, need in self.needs.items():
+            if need.status == CLOSED:
+                continue
             status = "met" if need_id in met else "open"
             if need.status != status:
                 self.needs[need_id] = replace(need, status=status)

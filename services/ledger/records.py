@@ -13,6 +13,7 @@ from contracts.hub import (
     BenefitStopped,
     HouseholdRecorded,
     MatchFulfilled,
+    NeedClosed,
     NeedRecorded,
 )
 from services.ledger.domain import Benefit, BenefitChange, HouseholdLedger
@@ -113,6 +114,22 @@ def need_of(event: NeedRecorded) -> Need:
     )
 
 
+def closed_need_of(event: NeedClosed) -> Need:
+    """What a closure tells of its need (all of it, if the need itself has not arrived yet)."""
+    return Need(
+        need_id=event.data.need_id,
+        household_id=event.household_id or "",
+        department=event.data.department,
+        category="other",
+        description="",
+        urgency=1,
+        assessed_on=event.occurred_at.date(),
+        person_key=None,
+        status="closed",
+        event_id=event.event_id,
+    )
+
+
 def summary_of(event: Event) -> dict[str, Any]:
     """What the timeline shows of a non-benefit event; nothing personal beyond masked values."""
     if isinstance(event, HouseholdRecorded):
@@ -128,6 +145,8 @@ def summary_of(event: Event) -> dict[str, Any]:
     if isinstance(event, NeedRecorded):
         data = event.data
         return {"kind": "need", "need_id": data.need_id, "category": data.category, "urgency": data.urgency}
+    if isinstance(event, NeedClosed):
+        return {"kind": "need closed", "need_id": event.data.need_id, "department": event.data.department}
     return {"kind": event.type}
 
 

@@ -20,6 +20,7 @@ from contracts.hub import (
     BenefitStopped,
     HouseholdRecorded,
     MatchFulfilled,
+    NeedClosed,
     NeedRecorded,
 )
 from kit.auth import Principal
@@ -416,3 +417,19 @@ def test_an_alert_the_ledger_closed_itself_says_decided_by_ledger(engine: sa.Eng
     run(engine, [household(), DIBAO, EXTREME], [STOP_EXTREME])
     (alert,) = alert_rows(engine)
     assert (alert.status, bool(alert.active), alert.decided_by) == ("resolved", False, "ledger")
+
+
+# --- a department closes a need ------------------------------------------------------------------
+
+CLOSE_NEED = NeedClosed(event_id="e-need-closed", occurred_at="2026-01-05T00:00:00Z", source="intake", household_id=H,
+                        data={"need_id": "CA:n1", "department": "CA", "reason": "withdrawn"})
+
+
+@pytest.mark.parametrize("order", ["recorded-first", "closed-first"])
+def test_a_closed_need_is_no_longer_open_in_the_household_state(engine: sa.Engine, order: str) -> None:
+    events = [NEED, CLOSE_NEED] if order == "recorded-first" else [CLOSE_NEED, NEED]
+    run(engine, [household()], [events[0]], [events[1]])
+    last_state = [e for e in outbox(engine) if e.type == "household.state"][-1]
+    assert last_state.data.open_needs == []
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT need_id, status FROM ledger_need")).all() == [("CA:n1", "closed")]
