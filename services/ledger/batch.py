@@ -35,8 +35,9 @@ from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger
 from services.ledger.alerts import LEDGER, Alert, AlertChanges
 from services.ledger.cache import RecentHouseholds
-from services.ledger.domain import Benefit, Conflict, LedgerError
+from services.ledger.domain import Benefit, Conflict, LedgerError, conflicts_across
 from services.ledger.households import Household, Need, Person, Profile
+from services.ledger.persons import PersonIndex, SharedPerson
 from services.ledger.policy import StackingPolicy
 from services.ledger.records import (
     benefit_of,
@@ -56,6 +57,7 @@ from services.ledger.repository import (
     LedgerMember,
     LedgerNeed,
     LedgerRepository,
+    LedgerSharedPerson,
 )
 
 log = get_logger(__name__)
@@ -134,6 +136,9 @@ class Batch:
         self.households: dict[str, Household] = {}
         self.stored: dict[str, Stored] = {}
         self.changed: set[str] = set()
+        self.persons = PersonIndex()  # the persons of these households that another household shares
+        self.two_households: set[frozenset[str]] = set()  # pairs staff decided are two households
+        self.shared_persons: list[SharedPerson] = []  # review items raised in this batch
         self.outcome = Outcome()
 
     # -- loading
@@ -142,9 +147,17 @@ class Batch:
         """Each household the events are about: kept from an earlier batch if its copy is still
         the stored revision, otherwise read from its rows, or new if it has none (a household
         with rows in any ledger table has its `ledger_household` row). Members are read only for
-        households whose members a report may change."""
+        households whose members a report may change. Households that share a member with them
+        are loaded too: person rules follow a person into every household they are in."""
         ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
+        reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
+        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported))
+        linked = {h for person_key in reported for h in self.persons.households_of(person_key)}
+        linked |= {other for h in ids for other in self.persons.linked(h)}
+        if linked - ids:
+            ids |= linked
+            self.two_households = self.repository.two_households(ids)
         stored = self.repository.households(ids)
         if self.cache is not None:
             kept = self.cache.take({h: row["revision"] for h, row in stored.items()})
@@ -218,8 +231,14 @@ class Batch:
             self._record_benefit(household, event)
 
     def _record_household(self, household: Household, event: HouseholdRecorded) -> None:
-        household.report(profile_of(event), people_of(event))
+        people = people_of(event)
+        household.report(profile_of(event), people)
         self._add_event(household, self._timeline_row(event, summary_of(event)))
+        for person in people:
+            for other in sorted(self.persons.add(person.person_key, household.household_id)):
+                self.shared_persons.append(SharedPerson.raised(person.person_key, household.household_id, other, event.event_id, self.now))
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, event, household.benefits.conflicts())
 
     def _record_need(self, household: Household, event: NeedRecorded) -> None:
         household.record_need(need_of(event))
@@ -238,11 +257,32 @@ class Batch:
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
         self._add_event(household, self._timeline_row(event, record, benefit_id))
-        self._follow(household, event, conflicts)
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, event, conflicts)
+        else:
+            self._follow(household, event, conflicts)
 
     def _follow(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
         note = f"a later change ({cause.type} {cause.event_id}) resolved the conflict"
         self._publish_alerts(household, cause, household.follow_conflicts(conflicts, cause.event_id, self.now, note))
+
+    def _follow_group(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
+        """A household that shares a member with others: the conflicts among their benefits that
+        span households are checked too, and each is held by the first household it involves."""
+        group = sorted({household.household_id} | self.persons.linked(household.household_id))
+        benefits = [b for h in group for b in self.households[h].benefits.benefits]
+        together = not any(frozenset((one, other)) in self.two_households for one in group for other in group if one < other)
+        across = conflicts_across(benefits, self.persons.members(group), self.policy, household_rules=together)
+        by_id = {b.benefit_id: b for b in benefits}
+        note = f"a later change ({cause.type} {cause.event_id}) resolved the conflict"
+        for household_id in group:
+            member = self.households[household_id]
+            own = conflicts if member is household else member.benefits.conflicts()
+            held = own + [c for c in across if c.household_id == household_id]
+            changes = member.follow_conflicts(held, cause.event_id, self.now, note, by_id.get)
+            if changes:
+                self.changed.add(household_id)
+                self._publish_alerts(member, cause, changes)
 
     def _add_event(self, household: Household, row: Row) -> None:
         """An event this batch applied: into `ledger_event`, and known from now on as applied."""
@@ -327,6 +367,7 @@ class Batch:
         self._store_parts(LedgerBenefit, [_benefit_rows(h, s) for h, s in changed])
         self._store_parts(LedgerNeed, [_need_rows(h, s) for h, s in changed if h.needs])
         self._store_parts(LedgerAlert, [_alert_rows(h, s) for h, s in changed if h.alerts])
+        self.repository.insert_new(LedgerSharedPerson, [item.to_row() for item in self.shared_persons])
         for household, _ in changed:
             self._emit(self._state(household), HOUSEHOLD_STATE)
         if self.cache is not None:

@@ -7,7 +7,7 @@ Pure Python, like `domain.py`: the batch loads households, calls their methods a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -169,17 +169,18 @@ class Household:
 
     # -- alerts
 
-    def follow_conflicts(self, conflicts: list[Conflict], cause_event_id: str, now: datetime, note: str = "") -> AlertChanges:
-        return follow(self.alerts, self.household_id, self.profile.district, conflicts, self._listing, cause_event_id, now, note)
+    def follow_conflicts(
+        self, conflicts: list[Conflict], cause_event_id: str, now: datetime, note: str = "",
+        find: Callable[[str], Benefit | None] | None = None,
+    ) -> AlertChanges:
+        """Its alerts brought in line with the conflicts it holds now; `find` looks up benefits of
+        conflicts that span households (its own, by default)."""
+        lookup = find or self.benefits.benefit
 
-    def _listing(self, conflict: Conflict) -> list[dict[str, Any]]:
-        found = (self.benefits.benefit(benefit_id) for benefit_id in conflict.benefit_ids)
-        return [
-            {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
-            for b in found
-            if b is not None
-        ]
+        def listing(conflict: Conflict) -> list[dict[str, Any]]:
+            return _listed(lookup(benefit_id) for benefit_id in conflict.benefit_ids)
 
+        return follow(self.alerts, self.household_id, self.profile.district, conflicts, listing, cause_event_id, now, note)
     # -- what it holds
 
     def settle_needs(self) -> None:
@@ -200,3 +201,11 @@ class Household:
 
     def received_in_year(self, year: int) -> list[dict[str, Any]]:
         return received_in_year(self.benefits.benefits, year)
+
+
+def _listed(benefits: Iterable[Benefit | None]) -> list[dict[str, Any]]:
+    return [
+        {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
+        for b in benefits
+        if b is not None
+    ]

@@ -126,6 +126,35 @@ class LedgerAlert(SQLModel, table=True):
     updated_at: datetime | None = Field(default=None, description="When its evidence last changed")
 
 
+class LedgerSharedPerson(SQLModel, table=True):
+    """A person recorded in two hub households: the joint meeting's review item (persons.SharedPerson)."""
+
+    __tablename__ = "ledger_shared_person"
+
+    item_id: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(max_length=64, index=True)
+    first_household: str = Field(max_length=64)
+    second_household: str = Field(max_length=64)
+    status: str = Field(max_length=16, index=True)
+    raised_at: datetime
+    raised_by_event: str = Field(max_length=128)
+    belongs_to: str | None = Field(default=None, max_length=64)
+    decision_note: str | None = Field(default=None, max_length=1000)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = None
+
+
+class LedgerHouseholdAlias(SQLModel, table=True):
+    """A hub household merged into another: events still keyed by it go to the survivor."""
+
+    __tablename__ = "ledger_household_alias"
+
+    merged_id: str = Field(primary_key=True, max_length=64)
+    surviving_id: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    merged_at: datetime
+
+
 class LedgerAudit(SQLModel, table=True):
     """Who viewed or decided what: rows are only ever added."""
 
@@ -187,6 +216,56 @@ class LedgerRepository:
         table = _table(LedgerEvent)
         record = sa.case((table.c.benefit_id.is_not(None), table.c.record), else_=sa.null()).label("record")
         return _grouped(self.rows(LedgerEvent, household_ids, sa.select(table.c.household_id, table.c.event_id, record)))
+
+    def shared_memberships(self, household_ids: Collection[str], person_keys: Collection[str]) -> list[tuple[str, str]]:
+        """(person key, household id) of every membership of the persons who are members of one
+        of these households and of another household too, or who are among `person_keys`: the
+        person -> households index of a batch, in one query."""
+        table = _table(LedgerMember)
+        mine, other = table.alias("mine"), table.alias("other")
+        shared = (
+            sa.select(mine.c.person_key, mine.c.household_id, other.c.household_id.label("other_household"))
+            .join(other, sa.and_(other.c.person_key == mine.c.person_key, other.c.household_id != mine.c.household_id))
+            .where(among(mine.c.household_id, sorted(household_ids), self._dialect))
+        )
+        if person_keys:
+            named = sa.select(table.c.person_key, table.c.household_id, table.c.household_id).where(
+                among(table.c.person_key, sorted(person_keys), self._dialect))
+            shared = sa.union_all(shared, named)  # type: ignore[assignment]
+        found: set[tuple[str, str]] = set()
+        for person_key, household_id, other_household in self.session.execute(shared):
+            found.add((person_key, household_id))
+            found.add((person_key, other_household))
+        return sorted(found)
+
+    def two_households(self, household_ids: Collection[str]) -> set[frozenset[str]]:
+        """Pairs of these households that staff decided are two households."""
+        table = _table(LedgerSharedPerson)
+        query = sa.select(table.c.first_household, table.c.second_household).where(
+            table.c.status == "two_households", among(table.c.first_household, sorted(household_ids), self._dialect))
+        return {frozenset(pair) for pair in self.session.execute(query)}
+
+    def aliases(self, household_ids: Collection[str]) -> dict[str, str]:
+        """Merged household id -> the surviving one, for those of these ids that were merged."""
+        if not household_ids:
+            return {}
+        table = _table(LedgerHouseholdAlias)
+        query = sa.select(table.c.merged_id, table.c.surviving_id).where(among(table.c.merged_id, sorted(household_ids), self._dialect))
+        return dict(self.session.execute(query).all())  # type: ignore[arg-type]
+
+    def households_of_person(self, person_key: str) -> list[str]:
+        """Every household the person is a member of, by id: the same answer every time."""
+        query = select(LedgerMember.household_id).where(LedgerMember.person_key == person_key).order_by(col(LedgerMember.household_id))
+        return list(self.session.exec(query))
+
+    def insert_new(self, model: type[SQLModel], rows: Sequence[Row]) -> None:
+        """Insert the rows whose primary key is not stored yet; the others are left as they are."""
+        insert_rows(self.session.connection(), _table(model), rows, ignore_conflicts=True)
+
+    def delete(self, model: type[SQLModel], household_ids: Collection[str]) -> None:
+        if household_ids:
+            table = _table(model)
+            self.session.execute(sa.delete(table).where(among(table.c.household_id, sorted(household_ids), self._dialect)))
 
     def rows(self, model: type[SQLModel], household_ids: Collection[str], query: sa.Select[Any] | None = None) -> list[Row]:
         """The rows of `model` (or of `query` over it) that belong to these households."""
@@ -259,10 +338,6 @@ class LedgerRepository:
 
     def household(self, household_id: str) -> LedgerHousehold | None:
         return self.session.get(LedgerHousehold, household_id)
-
-    def household_of_person(self, person_key: str) -> str | None:
-        query = select(LedgerMember.household_id).where(LedgerMember.person_key == person_key).limit(1)
-        return self.session.exec(query).first()
 
     def timeline(self, household_id: str) -> list[LedgerEvent]:
         query = (

@@ -1,0 +1,102 @@
+"""A person recorded in two hub households (one department reports them as head of their own,
+another as a member of a relative's): person rules follow the person into both, household rules
+are checked across the two until staff decide, a review item is raised once, and the order in
+which the departments report does not matter. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.envelope import Event
+from contracts.hub import BenefitRecorded, HouseholdRecorded
+from kit.database import make_engine, migrate
+from kit.outbox import UnitOfWork
+from services.ledger.app import MIGRATIONS
+from services.ledger.batch import HouseholdCache, apply_batch
+from tests.integration.test_ledger_store import HUB, POLICY, outbox
+
+H1, H2 = "hh-own", "hh-relative"  # H1 sorts first
+P, R = "p_person", "p_relative"
+
+
+def reported(household_id: str, members: list[tuple[str, str]], event_id: str) -> HouseholdRecorded:
+    return HouseholdRecorded(event_id=event_id, occurred_at="2026-01-01T00:00:00Z", source="intake", household_id=household_id, data={
+        "department": "CA", "department_household_ref": household_id, "district": "310104", "category": "dibao",
+        "members": [{"person_key": key, "display_name": "王*", "relation": relation} for key, relation in members]})
+
+
+def granted(household_id: str, benefit_id: str, programme: str, person_key: str | None) -> BenefitRecorded:
+    return BenefitRecorded(event_id=f"e-{benefit_id}", occurred_at="2026-01-02T00:00:00Z", source="intake", household_id=household_id,
+                           data={"benefit_id": benefit_id, "programme": programme, "source": benefit_id.split(":")[0],
+                                 "person_key": person_key, "amount_fen": 140_000, "period_start": date(2026, 3, 1)})
+
+
+OWN = reported(H1, [(P, "head")], "e-own")
+RELATIVE = reported(H2, [(R, "head"), (P, "parent")], "e-relative")
+EXTREME = granted(H1, "CA:x1", "EXTREME_POVERTY", P)
+DISABILITY = granted(H2, "DPF:d1", "SEVERE_DISABILITY", P)
+UNION = granted(H1, "UNION:u1", "UNION_HARDSHIP", None)
+EXPENDITURE = granted(H2, "CA:ep1", "EXPENDITURE_POVERTY", None)
+
+
+@pytest.fixture
+def engine(database_url: str) -> sa.Engine:
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    yield engine
+    engine.dispose()
+
+
+def run(engine: sa.Engine, *batches: list[Event], cache: HouseholdCache | None = None) -> None:
+    for events in batches:
+        with UnitOfWork(engine, HUB) as unit:
+            apply_batch(unit, events, POLICY, cache=cache)
+            unit.commit()
+
+
+def alerts(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT household_id, rule_id, status, active FROM ledger_alert ORDER BY rule_id")).all()
+
+
+ORDERS = {
+    "own-first": [[OWN, EXTREME], [RELATIVE], [DISABILITY]],
+    "relative-first": [[RELATIVE, DISABILITY], [OWN], [EXTREME]],
+    "grants-before-link": [[OWN, EXTREME], [DISABILITY], [RELATIVE]],  # the link is found after both grants
+    "one-batch": [[RELATIVE, DISABILITY, OWN, EXTREME]],
+}
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["read-back", "kept"])
+@pytest.mark.parametrize("order", list(ORDERS))
+def test_a_person_rule_across_two_households_raises_exactly_one_alert(engine: sa.Engine, order: str, kept: bool) -> None:
+    run(engine, *ORDERS[order], cache=HouseholdCache(10) if kept else None)
+    assert alerts(engine) == [(H1, "R-EXCL-EXTREME-DISABILITY", "open", True)]
+    raised = [e for e in outbox(engine) if e.type == "alert.raised"]
+    assert len(raised) == 1
+    assert {b.benefit_id for b in raised[0].data.benefits} == {"CA:x1", "DPF:d1"}
+
+
+@pytest.mark.parametrize("order", ["own-first", "relative-first"])
+def test_a_household_rule_across_two_households_raises_exactly_one_alert(engine: sa.Engine, order: str) -> None:
+    if order == "own-first":
+        run(engine, [OWN, UNION], [RELATIVE], [EXPENDITURE])
+    else:
+        run(engine, [RELATIVE, EXPENDITURE], [OWN], [UNION])
+    assert alerts(engine) == [(H1, "R-EXCL-UNION-EXPENDITURE", "open", True)]
+
+
+def test_the_person_in_two_households_raises_one_review_item(engine: sa.Engine) -> None:
+    run(engine, [OWN], [RELATIVE], [RELATIVE.model_copy(update={"event_id": "e-relative-again"})])
+    with engine.connect() as connection:
+        items = connection.execute(sa.text("SELECT person_key, first_household, second_household, status FROM ledger_shared_person")).all()
+    assert items == [(P, H1, H2, "open")]
+
+
+def test_persons_in_one_household_each_raise_nothing_across(engine: sa.Engine) -> None:
+    other = reported(H2, [(R, "head")], "e-relative")
+    run(engine, [OWN, EXTREME], [other], [granted(H2, "DPF:d1", "SEVERE_DISABILITY", R)])
+    assert alerts(engine) == []
