@@ -23,12 +23,12 @@ from contracts.catalogue import PROGRAMMES
 from contracts.envelope import CODE_PATTERN, utc_now
 from kit.auth import Principal, require
 from kit.outbox import OutboxRelay, UnitOfWork
-from services.ledger import review
+from services.ledger import pre_grant, review
 from services.ledger.alerts import AlertAlreadyDecided, AlertError
-from services.ledger.records import ledger_from_records
-from services.ledger.domain import Benefit, Conflict, HouseholdLedger
+from services.ledger.domain import Conflict
 from services.ledger.identity import is_well_formed, person_key
 from services.ledger.policy import StackingPolicy
+from services.ledger.pre_grant import Proposal
 from services.ledger.repository import AlertFilter, LedgerRepository
 from services.ledger.statistics import (
     DIBAO_STANDARD_FEN,
@@ -38,9 +38,6 @@ from services.ledger.statistics import (
     months_between,
     open_alert_counts,
 )
-
-PROPOSED_ID = "PROPOSED"
-
 
 @dataclass(frozen=True)
 class LedgerContext:
@@ -91,8 +88,11 @@ class ConflictOut(BaseModel):
 
 class PreGrantAnswer(BaseModel):
     allowed: bool
-    household_id: str | None
+    household_id: str | None = Field(description="The first of households_checked (by id)")
     known_household: bool
+    households_checked: list[str] = Field(
+        default_factory=list, description="Every hub household the person is a member of, by id: all were checked together"
+    )
     programme: str
     policy_version: str
     conflicts: list[ConflictOut]
@@ -135,38 +135,34 @@ def _pre_grant_router(context: LedgerContext) -> APIRouter:
 
 
 def check_pre_grant(repository: LedgerRepository, context: LedgerContext, query: PreGrantQuery, caller: Principal) -> PreGrantAnswer:
-    household_id, person = query.household_id, query.person_key
+    proposal = Proposal(
+        programme=query.programme, source=caller.department or caller.id, person_key=query.person_key,
+        amount_fen=query.amount_fen, period_start=query.period_start, period_end=query.period_end,
+    )
     if query.resident_id is not None:
         person = person_key(query.resident_id, context.person_key_secret)
-        household_id = repository.household_of_person(person)
-    if household_id is None:  # a person the hub has never seen holds nothing
-        return PreGrantAnswer(allowed=True, household_id=None, known_household=False, programme=query.programme,
-                              policy_version=context.policy.version, conflicts=[])
-    records = repository.benefit_records([household_id]).get(household_id, [])
-    if not records and repository.household(household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
-    ledger = ledger_from_records(household_id, records, context.policy)
-    proposed = Benefit(
-        benefit_id=PROPOSED_ID, household_id=household_id, programme=query.programme,
-        source=caller.department or caller.id, source_kind="department", person_key=person,
-        amount_fen=query.amount_fen, period_start=query.period_start, period_end=query.period_end, event_id="pre-grant-check",
-    )
-    conflicts = ledger.check_grant(proposed)
+        result = pre_grant.check_person(repository, context.policy, person, proposal)
+    else:
+        try:
+            result = pre_grant.check_household(repository, context.policy, query.household_id or "", proposal)
+        except review.NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     return PreGrantAnswer(
-        allowed=not conflicts, household_id=household_id, known_household=True, programme=query.programme,
-        policy_version=context.policy.version, conflicts=[_conflict_out(c, ledger, proposed) for c in conflicts],
+        allowed=result.allowed, household_id=result.households[0] if result.households else None,
+        known_household=bool(result.households), households_checked=result.households, programme=query.programme,
+        policy_version=context.policy.version, conflicts=[_conflict_out(c, result) for c in result.conflicts],
     )
 
 
-def _conflict_out(conflict: Conflict, ledger: HouseholdLedger, proposed: Benefit) -> ConflictOut:
+def _conflict_out(conflict: Conflict, result: pre_grant.PreGrantResult) -> ConflictOut:
     benefits = []
     for benefit_id in conflict.benefit_ids:
-        benefit = proposed if benefit_id == PROPOSED_ID else ledger.benefit(benefit_id)
+        benefit = result.benefits.get(benefit_id)
         if benefit is not None:
             benefits.append({
                 "benefit_id": benefit.benefit_id, "programme": benefit.programme, "source": benefit.source,
                 "source_kind": benefit.source_kind, "period_start": benefit.period_start, "period_end": benefit.period_end,
-                "proposed": benefit is proposed,
+                "proposed": benefit_id == pre_grant.PROPOSED_ID, "household_id": benefit.household_id,
             })
     return ConflictOut(rule_id=conflict.rule_id, severity=str(conflict.severity), description=conflict.description, benefits=benefits)
 

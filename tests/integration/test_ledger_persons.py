@@ -9,13 +9,16 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from contracts.envelope import Event
 from contracts.hub import BenefitRecorded, HouseholdRecorded
 from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
+from services.ledger import pre_grant as use_case
 from services.ledger.app import MIGRATIONS
 from services.ledger.batch import HouseholdCache, apply_batch
+from services.ledger.repository import LedgerRepository
 from tests.integration.test_ledger_store import HUB, POLICY, outbox
 
 H1, H2 = "hh-own", "hh-relative"  # H1 sorts first
@@ -100,3 +103,35 @@ def test_persons_in_one_household_each_raise_nothing_across(engine: sa.Engine) -
     other = reported(H2, [(R, "head")], "e-relative")
     run(engine, [OWN, EXTREME], [other], [granted(H2, "DPF:d1", "SEVERE_DISABILITY", R)])
     assert alerts(engine) == []
+
+
+# --- the pre-grant check by person looks at every household the person is in ------------------------
+
+
+def pre_grant(engine: sa.Engine, programme: str, person_key: str | None = P) -> use_case.PreGrantResult:
+    proposal = use_case.Proposal(programme=programme, source="DPF", person_key=None, amount_fen=140_000,
+                                 period_start=date(2026, 4, 1), period_end=None)
+    with Session(engine) as session:
+        return use_case.check_person(LedgerRepository(session), POLICY, person_key or "", proposal)
+
+
+@pytest.mark.parametrize("order", ["own-first", "relative-first"])
+def test_the_pre_grant_check_by_person_refuses_whatever_the_order_and_names_the_households(engine: sa.Engine, order: str) -> None:
+    run(engine, *([[OWN, EXTREME], [RELATIVE]] if order == "own-first" else [[RELATIVE], [OWN, EXTREME]]))
+    result = pre_grant(engine, "SEVERE_DISABILITY")
+    assert not result.allowed
+    assert result.households == [H1, H2]
+    assert [c.rule_id for c in result.conflicts] == ["R-EXCL-EXTREME-DISABILITY"]
+
+
+def test_the_pre_grant_check_refuses_a_household_rule_across_the_two(engine: sa.Engine) -> None:
+    run(engine, [OWN, UNION], [RELATIVE])
+    result = pre_grant(engine, "EXPENDITURE_POVERTY")
+    assert [c.rule_id for c in result.conflicts] == ["R-EXCL-UNION-EXPENDITURE"]
+
+
+def test_the_pre_grant_check_allows_what_breaks_no_rule_and_knows_no_stranger(engine: sa.Engine) -> None:
+    run(engine, [OWN, EXTREME], [RELATIVE])
+    assert pre_grant(engine, "MEDICAL").allowed
+    unknown = pre_grant(engine, "SEVERE_DISABILITY", "p_nobody")
+    assert unknown.allowed and unknown.households == []
