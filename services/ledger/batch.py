@@ -25,17 +25,19 @@ from contracts.hub import (
     DuplicateServiceAlertDecided,
     DuplicateServiceAlertRaised,
     DuplicateServiceAlertUpdated,
+    HouseholdMerged,
     HouseholdRecorded,
     HouseholdStateV2,
     MatchFulfilled,
     NeedClosed,
     NeedRecorded,
+    PersonMerged,
 )
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger
 from services.ledger.alerts import LEDGER, Alert, AlertChanges
 from services.ledger.cache import RecentHouseholds
-from services.ledger.domain import Benefit, Conflict, LedgerError, conflicts_across
+from services.ledger.domain import Benefit, BenefitChange, Conflict, LedgerError, conflicts_across
 from services.ledger.households import Household, Need, Person, Profile
 from services.ledger.persons import PersonIndex, SharedPerson
 from services.ledger.policy import StackingPolicy
@@ -63,7 +65,7 @@ from services.ledger.repository import (
 log = get_logger(__name__)
 
 BENEFIT_EVENTS = (BenefitRecorded, BenefitAmended, BenefitStopped, MatchFulfilled)
-LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, NeedClosed, *BENEFIT_EVENTS)
+LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, NeedClosed, HouseholdMerged, PersonMerged, *BENEFIT_EVENTS)
 SERVICE = LEDGER
 
 
@@ -139,6 +141,8 @@ class Batch:
         self.persons = PersonIndex()  # the persons of these households that another household shares
         self.two_households: set[frozenset[str]] = set()  # pairs staff decided are two households
         self.shared_persons: list[SharedPerson] = []  # review items raised in this batch
+        self.merged: dict[str, str] = {}  # household id merged in this batch -> the survivor
+        self.gone: list[str] = []  # stored households merged into another in this batch
         self.outcome = Outcome()
 
     # -- loading
@@ -150,10 +154,15 @@ class Batch:
         households whose members a report may change. Households that share a member with them
         are loaded too: person rules follow a person into every household they are in."""
         ids = {event.household_id for event in events if event.household_id}
-        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
+        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded | HouseholdMerged) and e.household_id}
         reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
-        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported))
-        linked = {h for person_key in reported for h in self.persons.households_of(person_key)}
+        merged_persons = {k for e in events if isinstance(e, PersonMerged) for k in (e.data.surviving_person_key, *e.data.merged_person_keys)}
+        merged_households = {h for e in events if isinstance(e, HouseholdMerged) for h in e.data.merged_household_ids}
+        ids |= merged_households
+        with_members |= merged_households
+        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported | merged_persons))
+        linked = {h for person_key in reported | merged_persons for h in self.persons.households_of(person_key)}
+        with_members |= {h for person_key in merged_persons for h in self.persons.households_of(person_key)}
         linked |= {other for h in ids for other in self.persons.linked(h)}
         if linked - ids:
             ids |= linked
@@ -206,6 +215,9 @@ class Batch:
     # -- applying
 
     def apply(self, event: Event) -> None:
+        survivor = self.merged.get(event.household_id or "")
+        if survivor is not None:  # keyed by a household merged earlier in this batch
+            event = event.model_copy(update={"household_id": survivor})
         household = self.households[event.household_id or ""]
         if household.has_applied(event.event_id):  # redelivered, or twice in this batch
             self.outcome.duplicates += 1
@@ -224,6 +236,10 @@ class Batch:
             self._record_household(household, event)
         elif isinstance(event, NeedRecorded):
             self._record_need(household, event)
+        elif isinstance(event, HouseholdMerged):
+            self._merge_households(household, event)
+        elif isinstance(event, PersonMerged):
+            self._merge_persons(household, event)
         elif isinstance(event, NeedClosed):
             household.close_need(closed_need_of(event))
             self._add_event(household, self._timeline_row(event, summary_of(event)))
@@ -283,6 +299,59 @@ class Batch:
             if changes:
                 self.changed.add(household_id)
                 self._publish_alerts(member, cause, changes)
+
+    # -- intake's merges
+
+    def _merge_households(self, survivor: Household, event: HouseholdMerged) -> None:
+        """Hub households proved one: what the merged ones hold moves to the survivor, whose
+        rules are then re-checked; events still keyed by a merged id go to the survivor."""
+        note = f"{event.type} {event.event_id}: the households are one"
+        for merged_id in sorted(set(event.data.merged_household_ids) - {survivor.household_id}):
+            merged = self.households.pop(merged_id)
+            stored = self.stored.pop(merged_id)
+            self.changed.discard(merged_id)
+            self.merged[merged_id] = survivor.household_id
+            # Its alerts' rows are updated under the survivor, not inserted again.
+            self.stored[survivor.household_id].alerts.update(stored.alerts)
+            changes = AlertChanges(closed=survivor.absorb(merged, self.now, note))
+            self.persons.merge_households(survivor.household_id, merged_id)
+            self._publish_alerts(survivor, event, changes)
+            if not stored.is_new:
+                self.gone.append(merged_id)
+        merged_ids = sorted(set(event.data.merged_household_ids) - {survivor.household_id})
+        self._add_event(survivor, self._timeline_row(event, {"kind": "household.merged", "merged": merged_ids}))
+        self._recheck(survivor, event)
+
+    def _merge_persons(self, household: Household, event: PersonMerged) -> None:
+        """Person keys proved one person: every household's members and benefits under a merged
+        key move to the survivor's, and each household's rules are re-checked (the merge may
+        reveal a person in two households, or two benefits of one person)."""
+        survivor, merged = event.data.surviving_person_key, set(event.data.merged_person_keys) - {event.data.surviving_person_key}
+        affected = {h for key in merged | {survivor} for h in self.persons.households_of(key)} | {household.household_id}
+        for key in sorted(merged):
+            self.persons.merge_persons(survivor, key)
+        for household_id in sorted(affected):
+            member = self.households[household_id]
+            if member is not household and member.has_applied(event.event_id):
+                continue
+            for benefit_id in member.rekey_person(survivor, merged):
+                change = BenefitChange(event_id=f"{event.event_id}/{benefit_id}", household_id=household_id, benefit_id=benefit_id,
+                                       updates={"person_key": survivor}, occurred_at=event.occurred_at)
+                member.change(change)
+                self._add_event(member, {**self._timeline_row(event, {"kind": "change", "change": change.to_dict()}, benefit_id),
+                                         "event_id": change.event_id, "household_id": household_id})
+            if member is not household:
+                self._add_event(member, {**self._timeline_row(event, {"kind": "person.merged"}), "household_id": household_id})
+                self.changed.add(household_id)
+        self._add_event(household, self._timeline_row(event, {"kind": "person.merged", "merged": sorted(merged)}))
+        for household_id in sorted(affected):
+            self._recheck(self.households[household_id], event)
+
+    def _recheck(self, household: Household, cause: Event) -> None:
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, cause, household.benefits.conflicts())
+        else:
+            self._follow(household, cause, household.benefits.conflicts())
 
     def _add_event(self, household: Household, row: Row) -> None:
         """An event this batch applied: into `ledger_event`, and known from now on as applied."""
@@ -362,8 +431,11 @@ class Batch:
         for household, stored in changed:
             household.settle_needs()
             stored.revision += 1
+        self._store_merges()
         self._store_parts(LedgerHousehold, [self._household_rows(h, s) for h, s in changed])
         self._store_parts(LedgerMember, [_member_rows(h, s) for h, s in changed if h.members is not None])
+        self.repository.delete_members([(h.household_id, key) for h, s in changed if h.members is not None
+                                        for key in s.members.keys() - h.members.keys()])
         self._store_parts(LedgerBenefit, [_benefit_rows(h, s) for h, s in changed])
         self._store_parts(LedgerNeed, [_need_rows(h, s) for h, s in changed if h.needs])
         self._store_parts(LedgerAlert, [_alert_rows(h, s) for h, s in changed if h.alerts])
@@ -373,9 +445,18 @@ class Batch:
         if self.cache is not None:
             self.unit.after_commit(self._keep)
 
+    def _store_merges(self) -> None:
+        """Households merged into another: their rows go (what they held is the survivor's now,
+        written with it), their timeline moves to the survivor, and their ids lead to it."""
+        if not self.merged:
+            return
+        for model in (LedgerHousehold, LedgerMember, LedgerBenefit, LedgerNeed):
+            self.repository.delete(model, self.gone)
+        self.repository.merge_households(self.merged, self.now)
+
     def _keep(self) -> None:
         assert self.cache is not None
-        self.cache.keep({h: (self.stored[h].revision, household) for h, household in self.households.items()})
+        self.cache.keep({h: (self.stored[h].revision, household) for h, household in self.households.items() if h not in self.merged})
 
     def _store_parts(self, model: type[SQLModel], parts: list[Rows]) -> None:
         self.repository.save(model, [row for new, _ in parts for row in new], [row for _, changed in parts for row in changed])
@@ -509,6 +590,9 @@ def apply_batch(
     given) once the commit succeeded."""
     relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
     batch = Batch(unit, policy, publish, cache)
+    # Events still keyed by a household merged in an earlier batch go to its survivor.
+    merged = batch.repository.aliases({e.household_id for e in relevant if e.household_id})
+    relevant = [e.model_copy(update={"household_id": merged[e.household_id]}) if e.household_id in merged else e for e in relevant]
     batch.outcome.ignored = len(events) - len(relevant)
     batch.load(relevant)
     # The events applied go into `ledger_event` as they are applied (see `inserting`).

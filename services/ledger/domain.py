@@ -554,6 +554,13 @@ class HouseholdLedger:
         self._take_change(change)
         return self.conflicts()
 
+    def absorb(self, other: HouseholdLedger) -> None:
+        """Take every record of another household's ledger (hub households found to be one)."""
+        for grant in other.grants:
+            self._take_grant(replace(grant, household_id=self.household_id))
+        for change in other.changes:
+            self._take_change(replace(change, household_id=self.household_id))
+
     # -- inside
 
     def _take_grant(self, benefit: Benefit) -> None:

@@ -167,6 +167,41 @@ class Household:
     def change(self, change: BenefitChange) -> list[Conflict]:
         return self.benefits.apply(change)
 
+    # -- what intake found out
+
+    def absorb(self, other: Household, now: datetime, note: str) -> list[Alert]:
+        """Another hub household proved to be this one: its benefits, needs, members and alerts
+        become this household's. Returns its alerts that closed because this household already
+        had an active alert for the same conflict (which takes their evidence when rules are
+        re-checked)."""
+        self.benefits.absorb(other.benefits)
+        self.profile = self.profile.merge(other.profile)
+        for need_id, need in other.needs.items():
+            self.needs.setdefault(need_id, replace(need, household_id=self.household_id))
+        if other.members:
+            self.members = {**{k: p for k, p in other.members.items()}, **(self.members or {})}
+            self.person_count = len(self.members)
+        active = {alert.conflict_key for alert in self.alerts if alert.active}
+        closed: list[Alert] = []
+        for alert in other.alerts:
+            moved = replace(alert, household_id=self.household_id)
+            if moved.active and moved.conflict_key in active:
+                moved = moved.closed_by_ledger(now, note)
+                closed.append(moved)
+            self.alerts.append(moved)
+        self.applied |= other.applied
+        return closed
+
+    def rekey_person(self, survivor: str, merged: set[str]) -> list[str]:
+        """Persons found to be one: members under a merged key become the survivor; returns the
+        benefits still under a merged key (to change by a record, so a rebuild does the same)."""
+        if self.members:
+            for key in sorted(merged & self.members.keys()):
+                person = self.members.pop(key)
+                self.members.setdefault(survivor, replace(person, person_key=survivor))
+            self.person_count = len(self.members)
+        return [b.benefit_id for b in self.benefits.benefits if b.person_key in merged]
+
     # -- alerts
 
     def follow_conflicts(

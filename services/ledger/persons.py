@@ -46,6 +46,16 @@ class PersonIndex:
         self._persons[household_id].add(person_key)
         return others
 
+    def merge_households(self, survivor: str, merged: str) -> None:
+        for person_key in self._persons.pop(merged, set()):
+            self._households[person_key].discard(merged)
+            self.add(person_key, survivor)
+
+    def merge_persons(self, survivor: str, merged: str) -> None:
+        for household_id in self._households.pop(merged, set()):
+            self._persons[household_id].discard(merged)
+            self.add(survivor, household_id)
+
     def linked(self, household_id: str) -> set[str]:
         """The other households that share a member with this one."""
         found: set[str] = set()

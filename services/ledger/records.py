@@ -4,6 +4,7 @@ people, needs), and a household's benefits rebuilt from the records it stored.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from contracts.envelope import Event
@@ -157,7 +158,10 @@ def ledger_from_records(household_id: str, records: Iterable[dict[str, Any]], po
     for row in records:
         record = row["record"]
         if record.get("kind") == "grant":
-            grants.append(Benefit.from_dict(record["benefit"]))
+            grant = Benefit.from_dict(record["benefit"])
+            grants.append(grant if grant.household_id == household_id else replace(grant, household_id=household_id))
         elif record.get("kind") == "change":
-            changes.append(BenefitChange.from_dict(record["change"]))
+            change = BenefitChange.from_dict(record["change"])
+            changes.append(change if change.household_id == household_id else replace(change, household_id=household_id))
+    # A record kept under another household id came with a household merged into this one.
     return HouseholdLedger(household_id, policy, grants=grants, changes=changes)

@@ -267,6 +267,22 @@ class LedgerRepository:
             table = _table(model)
             self.session.execute(sa.delete(table).where(among(table.c.household_id, sorted(household_ids), self._dialect)))
 
+    def delete_members(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Members no longer in their household (a person merged into another key): (household, person)."""
+        table = _table(LedgerMember)
+        for household_id, person_key in keys:
+            self.session.execute(sa.delete(table).where(table.c.household_id == household_id, table.c.person_key == person_key))
+
+    def merge_households(self, merged: dict[str, str], now: datetime) -> None:
+        """Merged household id -> survivor: timelines move, and every id that led to a merged one
+        (or is one) leads to its survivor from now on."""
+        events, aliases = _table(LedgerEvent), _table(LedgerHouseholdAlias)
+        for merged_id, surviving_id in merged.items():
+            self.session.execute(sa.update(events).where(events.c.household_id == merged_id).values(household_id=surviving_id))
+            self.session.execute(sa.update(aliases).where(aliases.c.surviving_id == merged_id).values(surviving_id=surviving_id))
+        rows = [{"merged_id": m, "surviving_id": s, "event_id": "", "merged_at": now} for m, s in merged.items()]
+        insert_rows(self.session.connection(), aliases, rows, ignore_conflicts=True)
+
     def rows(self, model: type[SQLModel], household_ids: Collection[str], query: sa.Select[Any] | None = None) -> list[Row]:
         """The rows of `model` (or of `query` over it) that belong to these households."""
         if not household_ids:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from contracts.envelope import Event
-from contracts.hub import BenefitRecorded, HouseholdRecorded
+from contracts.hub import BenefitRecorded, HouseholdMerged, HouseholdRecorded, PersonMerged
 from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
 from services.ledger import pre_grant as use_case
@@ -135,3 +135,66 @@ def test_the_pre_grant_check_allows_what_breaks_no_rule_and_knows_no_stranger(en
     assert pre_grant(engine, "MEDICAL").allowed
     unknown = pre_grant(engine, "SEVERE_DISABILITY", "p_nobody")
     assert unknown.allowed and unknown.households == []
+
+
+# --- intake's merges ------------------------------------------------------------------------------
+
+
+def household_merged(survivor: str, merged: str, event_id: str = "e-hh-merged") -> HouseholdMerged:
+    return HouseholdMerged(event_id=event_id, occurred_at="2026-01-03T00:00:00Z", source="intake", household_id=survivor,
+                           data={"surviving_household_id": survivor, "merged_household_ids": [merged], "reason": "person_merged"})
+
+
+def person_merged(household_id: str, survivor: str, merged: str, event_id: str = "e-p-merged") -> PersonMerged:
+    return PersonMerged(event_id=event_id, occurred_at="2026-01-03T00:00:00Z", source="intake", household_id=household_id,
+                        data={"surviving_person_key": survivor, "merged_person_keys": [merged], "reason": "numbered_record"})
+
+
+def rows(engine: sa.Engine, query: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(query))]
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["read-back", "kept"])
+def test_a_household_merged_into_another_moves_what_it_holds_and_its_later_events_follow(engine: sa.Engine, kept: bool) -> None:
+    cache = HouseholdCache(10) if kept else None
+    other = reported(H2, [(R, "head")], "e-relative")
+    run(engine, [OWN, UNION], [other, EXPENDITURE], cache=cache)
+    assert alerts(engine) == []  # two households, no member shared: nothing to check across
+    run(engine, [household_merged(H1, H2)], cache=cache)
+    assert alerts(engine) == [(H1, "R-EXCL-UNION-EXPENDITURE", "open", True)]  # the merge reveals it
+    assert rows(engine, "SELECT DISTINCT household_id FROM ledger_benefit") == [(H1,)]
+    assert rows(engine, "SELECT household_id FROM ledger_household") == [(H1,)]
+    assert sorted(rows(engine, "SELECT person_key FROM ledger_member")) == [(P,), (R,)]
+    assert rows(engine, "SELECT DISTINCT household_id FROM ledger_event") == [(H1,)]
+    # An event still keyed by the merged id goes to the survivor, in a later batch.
+    run(engine, [granted(H2, "CA:d1", "DIBAO", None)], cache=cache)
+    assert rows(engine, "SELECT household_id FROM ledger_benefit WHERE benefit_id = 'CA:d1'") == [(H1,)]
+    assert rows(engine, "SELECT household_id FROM ledger_household") == [(H1,)]
+    # Redelivered, the merge changes nothing.
+    before = rows(engine, "SELECT alert_id, status FROM ledger_alert ORDER BY alert_id")
+    run(engine, [household_merged(H1, H2)], cache=cache)
+    assert rows(engine, "SELECT alert_id, status FROM ledger_alert ORDER BY alert_id") == before
+
+
+def test_events_after_a_merge_in_the_same_batch_go_to_the_survivor(engine: sa.Engine) -> None:
+    other = reported(H2, [(R, "head")], "e-relative")
+    run(engine, [OWN, UNION, other, household_merged(H1, H2), EXPENDITURE])
+    assert alerts(engine) == [(H1, "R-EXCL-UNION-EXPENDITURE", "open", True)]
+    assert rows(engine, "SELECT DISTINCT household_id FROM ledger_benefit") == [(H1,)]
+
+
+def test_persons_merged_are_rekeyed_and_the_rules_rechecked(engine: sa.Engine) -> None:
+    twin = "p_provisional"  # intake's provisional key for the same person, later found to be P
+    other = reported(H2, [(R, "head"), (twin, "parent")], "e-relative")
+    run(engine, [OWN, EXTREME], [other, granted(H2, "DPF:d1", "SEVERE_DISABILITY", twin)])
+    assert alerts(engine) == []  # two keys: two persons, as far as the ledger knows
+    run(engine, [person_merged(H1, P, twin)])
+    assert alerts(engine) == [(H1, "R-EXCL-EXTREME-DISABILITY", "open", True)]
+    assert rows(engine, "SELECT household_id, person_key FROM ledger_benefit WHERE benefit_id = 'DPF:d1'") == [(H2, P)]
+    assert sorted(rows(engine, f"SELECT person_key FROM ledger_member WHERE household_id = '{H2}'")) == [(P,), (R,)]
+    run(engine, [person_merged(H1, P, twin)])  # redelivered: nothing more
+    assert len(alerts(engine)) == 1
+    # Rebuilt from its own records, the household still has the benefit under the survivor.
+    run(engine, [granted(H2, "DPF:d2", "MEDICAL", R)], cache=None)
+    assert rows(engine, "SELECT person_key FROM ledger_benefit WHERE benefit_id = 'DPF:d1'") == [(P,)]
