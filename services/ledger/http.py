@@ -27,6 +27,7 @@ from services.ledger import pre_grant, review
 from services.ledger.alerts import AlertAlreadyDecided, AlertError
 from services.ledger.domain import Conflict
 from services.ledger.identity import is_well_formed, person_key
+from services.ledger.persons import SharedPersonAlreadyDecided, SharedPersonError
 from services.ledger.policy import StackingPolicy
 from services.ledger.pre_grant import Proposal
 from services.ledger.repository import AlertFilter, LedgerRepository
@@ -106,6 +107,20 @@ class Decision(BaseModel):
         min_length=3, max_length=1000,
         description="For a confirmed duplicate: how the overpayment is recovered; when justified: why",
     )
+
+
+class HouseholdsDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["one_household", "two_households"]
+    belongs_to: str | None = Field(default=None, max_length=64, description="With two_households: the person's household")
+    note: str = Field(min_length=3, max_length=1000, description="What the joint meeting found")
+
+    @model_validator(mode="after")
+    def _belongs_to_with_two(self) -> HouseholdsDecision:
+        if self.decision == "two_households" and not self.belongs_to:
+            raise ValueError("two_households needs belongs_to: the household the person belongs to")
+        return self
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -213,6 +228,29 @@ def _review_router(context: LedgerContext) -> APIRouter:
         with Session(context.engine) as session, _translated():
             return review.show_household(session, household_id, reviewer)
 
+    @router.get("/shared-persons", summary="Persons recorded in two hub households, for the joint meeting")
+    def list_shared_persons(
+        reviewer: Staff,
+        item_status: Annotated[Literal["open", "one_household", "two_households"] | None, Query(alias="status")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        with Session(context.engine) as session:
+            items = review.list_shared_persons(session, item_status, reviewer, limit, offset)
+            return {"items": items, "count": len(items), "limit": limit, "offset": offset}
+
+    @router.get("/shared-persons/{item_id}", summary="One person in two households")
+    def show_shared_person(item_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
+        with Session(context.engine) as session, _translated():
+            return review.show_shared_person(session, item_id, reviewer)
+
+    @router.post("/shared-persons/{item_id}/decision", summary="One household, or two (and which the person belongs to)")
+    def decide_shared_person(item_id: Annotated[str, _code_path()], decision: HouseholdsDecision, reviewer: Staff) -> dict[str, Any]:
+        with _translated():
+            return review.decide_shared_person(
+                context.unit_of_work, item_id, decision.decision, decision.belongs_to, decision.note, reviewer
+            )
+
     @router.get("/audit", summary="The audit trail: who viewed or decided what, newest first")
     def audit_trail(
         reviewer: Staff,
@@ -241,6 +279,11 @@ def _translated() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     except AlertError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+    except SharedPersonAlreadyDecided as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except SharedPersonError as error:
+        detail = [{"loc": ["body", "belongs_to"], "msg": str(error), "type": "value_error"}]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from None
 
 
 def _statistics_router(context: LedgerContext) -> APIRouter:

@@ -30,6 +30,10 @@ class SharedPersonError(ValueError):
     """A decision the item does not allow."""
 
 
+class SharedPersonAlreadyDecided(SharedPersonError):
+    pass
+
+
 class PersonIndex:
     """Which hub households each person is a member of, for the persons a batch needs."""
 
@@ -119,7 +123,7 @@ class SharedPerson:
         if decision not in SHARED_PERSON_DECISIONS:
             raise SharedPersonError(f"{decision!r} is not a decision on a person in two households")
         if self.status != SharedPersonStatus.OPEN:
-            raise SharedPersonError(f"item {self.item_id} was already decided: {self.status} by {self.decided_by}")
+            raise SharedPersonAlreadyDecided(f"item {self.item_id} was already decided: {self.status} by {self.decided_by}")
         if decision == SharedPersonStatus.TWO_HOUSEHOLDS and belongs_to not in self.households:
             raise SharedPersonError(f"belongs_to must be one of {', '.join(self.households)}")
         if decision == SharedPersonStatus.ONE_HOUSEHOLD:

@@ -387,6 +387,13 @@ class LedgerRepository:
         query = query.order_by(col(LedgerAlert.raised_at).desc(), col(LedgerAlert.alert_id))
         return list(self.session.exec(query.offset(filters.offset).limit(filters.limit)))
 
+    def shared_persons(self, status: str | None, limit: int, offset: int) -> list[LedgerSharedPerson]:
+        query = select(LedgerSharedPerson)
+        if status:
+            query = query.where(LedgerSharedPerson.status == status)
+        query = query.order_by(col(LedgerSharedPerson.raised_at).desc(), col(LedgerSharedPerson.item_id))
+        return list(self.session.exec(query.offset(offset).limit(limit)))
+
     def audit_trail(self, target_id: str | None, actor: str | None, limit: int) -> list[LedgerAudit]:
         query = select(LedgerAudit)
         if target_id:

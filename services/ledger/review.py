@@ -17,6 +17,7 @@ from contracts.topics import ALERTS
 from kit.auth import Principal
 from kit.outbox import UnitOfWork
 from services.ledger.alerts import Alert
+from services.ledger.persons import SharedPerson
 from services.ledger.repository import (
     AlertFilter,
     LedgerAlert,
@@ -24,6 +25,7 @@ from services.ledger.repository import (
     LedgerMember,
     LedgerNeed,
     LedgerRepository,
+    LedgerSharedPerson,
 )
 
 
@@ -77,6 +79,69 @@ def record_decision(
         ), key=decided.household_id)
         unit.commit()
         return alert_out(LedgerAlert.model_validate(decided.to_row()))
+
+
+def list_shared_persons(session: Session, status: str | None, reviewer: Principal, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Persons recorded in two hub households, newest first, each with both households' masked
+    members and the sources of their benefits."""
+    repository = LedgerRepository(session)
+    items = [shared_person_out(repository, item) for item in repository.shared_persons(status, limit, offset)]
+    write_audit(repository, reviewer, "list_shared_persons", "shared_person", "*", {"status": status} if status else {})
+    session.commit()
+    return items
+
+
+def show_shared_person(session: Session, item_id: str, reviewer: Principal) -> dict[str, Any]:
+    repository = LedgerRepository(session)
+    shown = shared_person_out(repository, existing_shared_person(repository, item_id))
+    write_audit(repository, reviewer, "view_shared_person", "shared_person", item_id, {})
+    session.commit()
+    return shown
+
+
+def decide_shared_person(
+    unit_of_work: Callable[[], UnitOfWork], item_id: str, decision: str, belongs_to: str | None, note: str, reviewer: Principal
+) -> dict[str, Any]:
+    """The joint meeting's decision: one household (intake merges them; until its
+    `household.merged` arrives the ledger keeps checking across both) or two households, the
+    person belonging to `belongs_to` (household rules are no longer checked across the two;
+    person rules still follow the person into both)."""
+    with unit_of_work() as unit:
+        repository = LedgerRepository(unit.session)
+        stored = existing_shared_person(repository, item_id)
+        decided = SharedPerson.from_row(stored.model_dump()).decided(decision, belongs_to, note, reviewer.id, utc_now())
+        repository.update(LedgerSharedPerson, [decided.to_row()])
+        for household_id in decided.households:
+            repository.touch(household_id)
+        write_audit(repository, reviewer, "decide_shared_person", "shared_person", item_id,
+                    {"decision": decision, "belongs_to": belongs_to})
+        unit.commit()
+        return shared_person_out(repository, LedgerSharedPerson.model_validate(decided.to_row()))
+
+
+def existing_shared_person(repository: LedgerRepository, item_id: str) -> LedgerSharedPerson:
+    item = repository.session.get(LedgerSharedPerson, item_id)
+    if item is None:
+        raise NotFound(f"no person-in-two-households item {item_id}")
+    return item
+
+
+def shared_person_out(repository: LedgerRepository, item: LedgerSharedPerson) -> dict[str, Any]:
+    shown = item.model_dump(mode="json", exclude={"person_key"})
+    shown["households"] = [_household_brief(repository, h) for h in (item.first_household, item.second_household)]
+    return shown
+
+
+def _household_brief(repository: LedgerRepository, household_id: str) -> dict[str, Any]:
+    members = repository.session.exec(select(LedgerMember).where(LedgerMember.household_id == household_id)).all()
+    benefits = repository.benefits_of(household_id)
+    return {
+        "household_id": household_id,
+        "members": [m.model_dump(mode="json", include={"display_name", "masked_resident_id", "birth_year", "sex", "relation"})
+                    for m in members],
+        "sources": sorted({f"{b.source_kind}:{b.source}" for b in benefits}),
+        "programmes": sorted({b.programme for b in benefits}),
+    }
 
 
 def household_view(repository: LedgerRepository, household_id: str) -> dict[str, Any]:

@@ -13,11 +13,14 @@ from sqlmodel import Session
 
 from contracts.envelope import Event
 from contracts.hub import BenefitRecorded, HouseholdMerged, HouseholdRecorded, PersonMerged
+from kit.auth import Principal
 from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
 from services.ledger import pre_grant as use_case
+from services.ledger import review
 from services.ledger.app import MIGRATIONS
 from services.ledger.batch import HouseholdCache, apply_batch
+from services.ledger.persons import SharedPersonError
 from services.ledger.repository import LedgerRepository
 from tests.integration.test_ledger_store import HUB, POLICY, outbox
 
@@ -198,3 +201,24 @@ def test_persons_merged_are_rekeyed_and_the_rules_rechecked(engine: sa.Engine) -
     # Rebuilt from its own records, the household still has the benefit under the survivor.
     run(engine, [granted(H2, "DPF:d2", "MEDICAL", R)], cache=None)
     assert rows(engine, "SELECT person_key FROM ledger_benefit WHERE benefit_id = 'DPF:d1'") == [(P,)]
+
+
+# --- the joint meeting decides ------------------------------------------------------------------------
+
+
+def test_staff_deciding_two_households_stops_household_rules_across_them_but_not_person_rules(engine: sa.Engine) -> None:
+    run(engine, [OWN, UNION, EXTREME], [RELATIVE, EXPENDITURE, DISABILITY])
+    assert [a[1] for a in alerts(engine)] == ["R-EXCL-EXTREME-DISABILITY", "R-EXCL-UNION-EXPENDITURE"]
+    reviewer = Principal("reviewer-1", "staff", None)
+    with Session(engine) as session:
+        (item,) = review.list_shared_persons(session, "open", reviewer, 10, 0)
+    assert [h["household_id"] for h in item["households"]] == [H1, H2]
+    assert "person_key" not in item and all("王*" == m["display_name"] for m in item["households"][0]["members"])
+    assert item["households"][1]["sources"] == ["department:CA", "department:DPF"]
+    with pytest.raises(SharedPersonError, match="belongs_to"):
+        review.decide_shared_person(lambda: UnitOfWork(engine, HUB), item["item_id"], "two_households", "hh-else", "no", reviewer)
+    decided = review.decide_shared_person(lambda: UnitOfWork(engine, HUB), item["item_id"], "two_households", H1,
+                                          "she lives alone; registered at her son's", reviewer)
+    assert (decided["status"], decided["belongs_to"]) == ("two_households", H1)
+    run(engine, [granted(H2, "CA:m1", "MEDICAL", R)])  # the next event for either household re-checks
+    assert [a[1:] for a in alerts(engine)] == [("R-EXCL-EXTREME-DISABILITY", "open", True), ("R-EXCL-UNION-EXPENDITURE", "resolved", False)]

@@ -23,8 +23,8 @@ from services.ledger.households import (
     met_needs,
     programmes_held,
 )
-from services.ledger.records import benefit_of, change_of
 from services.ledger.identity import is_well_formed, normalise_resident_id, person_key
+from services.ledger.records import benefit_of, change_of
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
