@@ -131,7 +131,14 @@ class Alert:
         when it was made, so only its kind is checked now)."""
         if decision not in REVIEW_DECISIONS:
             return self
-        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=at)
+        return replace(self, status=decision, decision_note=note, decided_by=by, decided_at=at, new_evidence=False)
+
+    def restored_requeue(self) -> Alert:
+        """An `alert.updated` read back when the ledger is rebuilt that sent a decided alert back
+        to the queue (the replay raised its evidence before any decision was restored)."""
+        if self.status not in REVIEW_DECISIONS:
+            return self
+        return replace(self, status=AlertStatus.OPEN.value, new_evidence=True)
 
 
 def raised(

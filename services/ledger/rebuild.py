@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from contracts.hub import HUB_EVENTS, DuplicateServiceAlertDecided
+from contracts.hub import HUB_EVENTS, DuplicateServiceAlertDecided, DuplicateServiceAlertUpdated
 from contracts.topics import ALERTS, CANONICAL, MATCHES, Topic
 from kit.database import make_engine, migrate
 from kit.errors import StartupError
@@ -62,14 +62,19 @@ async def _restore_decisions(hub: HubSettings, engine: Engine) -> None:
             repository = LedgerRepository(session)
             for value in records:
                 event = HUB_EVENTS.parse(value)
-                if not isinstance(event, DuplicateServiceAlertDecided):
+                if not isinstance(event, DuplicateServiceAlertDecided | DuplicateServiceAlertUpdated):
                     continue
                 stored = repository.alert(event.data.alert_id)
                 if stored is None:
                     continue
-                data = event.data
-                restored = Alert.from_row(stored.model_dump()).restored(data.decision, data.note, data.decided_by, data.decided_at)
+                alert = Alert.from_row(stored.model_dump())
+                if isinstance(event, DuplicateServiceAlertUpdated):
+                    restored = alert.restored_requeue() if event.data.new_evidence_since_decision else alert
+                else:
+                    data = event.data
+                    restored = alert.restored(data.decision, data.note, data.decided_by, data.decided_at)
                 repository.update(LedgerAlert, [restored.to_row()])
+                session.expire_all()  # the next read of this alert sees the update
             session.commit()
 
 

@@ -89,3 +89,23 @@ def test_follow_raises_new_conflicts_and_closes_gone_ones_in_place() -> None:
     assert [a.status for a in gone.closed] == ["resolved"] and not alerts[0].active
     again = follow(alerts, H, "310115", [conflict("A:1", "B:2")], listing, "e-4", LATER)
     assert again.raised[0].alert_id != alerts[0].alert_id  # raised a second time: a new alert
+
+
+def test_an_alert_decided_then_given_new_evidence_goes_back_to_the_queue_and_rebuilds_the_same() -> None:
+    decided = an_alert().decided("confirmed_duplicate", "recover", "reviewer-1", NOW)
+    grown = conflict("DIBAO:1", "EXTREME:2", "EXTREME:3")
+    requeued = decided.with_evidence(grown, listing(grown), LATER)
+    assert (requeued.status, requeued.new_evidence, requeued.decided_by, requeued.updated_at) == ("open", True, "reviewer-1", LATER)
+    assert requeued.benefit_ids == {"DIBAO:1", "EXTREME:2", "EXTREME:3"}
+    # A rebuild replays the evidence first, then the decision, then the alert.updated that requeued it.
+    replayed = an_alert().with_evidence(grown, listing(grown), LATER)
+    assert replayed.status == "open" and not replayed.new_evidence  # nobody had decided yet
+    rebuilt = replayed.restored("confirmed_duplicate", "recover", "reviewer-1", NOW).restored_requeue()
+    assert (rebuilt.status, rebuilt.new_evidence) == ("open", True)
+
+
+def test_evidence_that_only_shrinks_keeps_the_decision() -> None:
+    decided = raised(H, conflict("A:1", "B:2", "C:3"), 0, None, listing(conflict("A:1", "B:2", "C:3")), "e", NOW).decided(
+        "justified", "ok", "reviewer-1", NOW)
+    smaller = decided.with_evidence(conflict("A:1", "B:2"), listing(conflict("A:1", "B:2")), LATER)
+    assert (smaller.status, smaller.new_evidence) == ("justified", False)
