@@ -522,8 +522,8 @@ def _split(household: Household, current: dict[str, Any], stored: dict[str, Any]
     """Rows of the parts not stored before (to insert) and of those no longer the stored object (to update)."""
     new: list[Row] = []
     changed: list[Row] = []
-    for key in sorted(current):
-        part, before = current[key], stored.get(key)
+    for key, part in current.items():
+        before = stored.get(key)
         if before is None:
             new.append(to_row(part))
         elif before is not part:

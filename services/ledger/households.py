@@ -210,6 +210,8 @@ class Household:
     ) -> AlertChanges:
         """Its alerts brought in line with the conflicts it holds now; `find` looks up benefits of
         conflicts that span households (its own, by default)."""
+        if not conflicts and not any(alert.active for alert in self.alerts):
+            return AlertChanges()  # nothing open before or now: most events
         lookup = find or self.benefits.benefit
 
         def listing(conflict: Conflict) -> list[dict[str, Any]]:

@@ -40,17 +40,22 @@ class PersonIndex:
     def __init__(self, memberships: Iterable[tuple[str, str]] = ()) -> None:
         self._households: dict[str, set[str]] = defaultdict(set)  # person key -> households
         self._persons: dict[str, set[str]] = defaultdict(set)  # household -> person keys
+        self._sharing: set[str] = set()  # households with a member in another household too
         for person_key, household_id in memberships:
             self.add(person_key, household_id)
 
     def add(self, person_key: str, household_id: str) -> set[str]:
         """Record a membership; returns the other households the person was already a member of."""
-        others = self._households[person_key] - {household_id}
-        self._households[person_key].add(household_id)
+        households = self._households[person_key]
+        others = households - {household_id}
+        households.add(household_id)
         self._persons[household_id].add(person_key)
+        if others:
+            self._sharing |= households
         return others
 
     def merge_households(self, survivor: str, merged: str) -> None:
+        self._sharing.discard(merged)
         for person_key in self._persons.pop(merged, set()):
             self._households[person_key].discard(merged)
             self.add(person_key, survivor)
@@ -62,6 +67,8 @@ class PersonIndex:
 
     def linked(self, household_id: str) -> set[str]:
         """The other households that share a member with this one."""
+        if household_id not in self._sharing:  # most households: asked for every event, answered at once
+            return set()
         found: set[str] = set()
         for person_key in self._persons.get(household_id, ()):
             found |= self._households[person_key]

@@ -278,6 +278,9 @@ class LedgerRepository:
         (or is one) leads to its survivor from now on."""
         events, aliases = _table(LedgerEvent), _table(LedgerHouseholdAlias)
         for merged_id, surviving_id in merged.items():
+            # An event both households applied (a person merge recorded in each) is kept once.
+            kept = sa.select(events.c.event_id).where(events.c.household_id == surviving_id).scalar_subquery()
+            self.session.execute(sa.delete(events).where(events.c.household_id == merged_id, events.c.event_id.in_(kept)))
             self.session.execute(sa.update(events).where(events.c.household_id == merged_id).values(household_id=surviving_id))
             self.session.execute(sa.update(aliases).where(aliases.c.surviving_id == merged_id).values(surviving_id=surviving_id))
         rows = [{"merged_id": m, "surviving_id": s, "event_id": "", "merged_at": now} for m, s in merged.items()]
