@@ -35,7 +35,7 @@ from contracts.hub import (
 )
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger
-from services.ledger.alerts import LEDGER, Alert, AlertChanges
+from services.ledger.alerts import LEDGER, Alert, AlertChanges, AlertStatus
 from services.ledger.cache import RecentHouseholds
 from services.ledger.domain import Benefit, BenefitChange, Conflict, LedgerError, conflicts_across
 from services.ledger.households import Household, Need, Person, Profile
@@ -153,20 +153,7 @@ class Batch:
         with rows in any ledger table has its `ledger_household` row). Members are read only for
         households whose members a report may change. Households that share a member with them
         are loaded too: person rules follow a person into every household they are in."""
-        ids = {event.household_id for event in events if event.household_id}
-        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded | HouseholdMerged) and e.household_id}
-        reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
-        merged_persons = {k for e in events if isinstance(e, PersonMerged) for k in (e.data.surviving_person_key, *e.data.merged_person_keys)}
-        merged_households = {h for e in events if isinstance(e, HouseholdMerged) for h in e.data.merged_household_ids}
-        ids |= merged_households
-        with_members |= merged_households
-        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported | merged_persons))
-        linked = {h for person_key in reported | merged_persons for h in self.persons.households_of(person_key)}
-        with_members |= {h for person_key in merged_persons for h in self.persons.households_of(person_key)}
-        linked |= {other for h in ids for other in self.persons.linked(h)}
-        if linked - ids:
-            ids |= linked
-            self.two_households = self.repository.two_households(ids)
+        ids, with_members = self._households_involved(events)
         stored = self.repository.households(ids)
         if self.cache is not None:
             kept = self.cache.take({h: row["revision"] for h, row in stored.items()})
@@ -177,6 +164,24 @@ class Batch:
             self._loaded(Household(household_id, ledger_from_records(household_id, [], self.policy), members={}), 0, is_new=True)
             self.changed.add(household_id)
         self._read_members({h for h in with_members if self.households[h].members is None})
+
+    def _households_involved(self, events: Sequence[Event]) -> tuple[set[str], set[str]]:
+        """The households to load (those the events name, those intake merges, those that share a
+        member with them), and those whose members to read; fills the person -> households index."""
+        ids = {event.household_id for event in events if event.household_id}
+        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded | HouseholdMerged) and e.household_id}
+        reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
+        merged_persons = {k for e in events if isinstance(e, PersonMerged) for k in (e.data.surviving_person_key, *e.data.merged_person_keys)}
+        merged_households = {h for e in events if isinstance(e, HouseholdMerged) for h in e.data.merged_household_ids}
+        ids |= merged_households
+        with_members |= merged_households
+        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported | merged_persons))
+        with_members |= {h for key in merged_persons for h in self.persons.households_of(key)}
+        ids |= {h for key in reported | merged_persons for h in self.persons.households_of(key)}
+        ids |= {other for h in list(ids) for other in self.persons.linked(h)}
+        if self.persons.sharing:
+            self.two_households = self.repository.two_households(ids)
+        return ids, with_members
 
     def _loaded(self, household: Household, revision: int, is_new: bool = False) -> None:
         self.households[household.household_id] = household
@@ -412,7 +417,7 @@ class Batch:
                 household_id=household.household_id,
                 data={
                     "alert_id": alert.alert_id,
-                    "decision": "resolved",
+                    "decision": AlertStatus.RESOLVED.value,
                     "note": f"a later change ({cause.type} {cause.event_id}) resolved the conflict",
                     "decided_by": SERVICE,
                     "decided_at": self.now,

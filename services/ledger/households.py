@@ -16,7 +16,7 @@ from contracts.catalogue import PROGRAMMES
 from services.ledger.alerts import Alert, AlertChanges, follow
 from services.ledger.domain import Benefit, BenefitChange, Conflict, HouseholdLedger
 
-CLOSED: Final = "closed"
+OPEN, MET, CLOSED = "open", "met", "closed"  # a need's status
 PROFILE_FIELDS: Final = ("district", "subdistrict", "category", "colour", "income_fen")
 
 
@@ -226,12 +226,12 @@ class Household:
         for need_id, need in self.needs.items():
             if need.status == CLOSED:
                 continue
-            status = "met" if need_id in met else "open"
+            status = MET if need_id in met else OPEN
             if need.status != status:
                 self.needs[need_id] = replace(need, status=status)
 
     def open_needs(self) -> list[str]:
-        return sorted(need_id for need_id, need in self.needs.items() if need.status == "open")
+        return sorted(need_id for need_id, need in self.needs.items() if need.status == OPEN)
 
     def programmes_held(self, on: date) -> list[str]:
         return programmes_held(self.benefits.benefits, on)

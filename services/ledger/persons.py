@@ -65,6 +65,11 @@ class PersonIndex:
             self._persons[household_id].discard(merged)
             self.add(survivor, household_id)
 
+    @property
+    def sharing(self) -> frozenset[str]:
+        """The households with a member who is in another household too."""
+        return frozenset(self._sharing)
+
     def linked(self, household_id: str) -> set[str]:
         """The other households that share a member with this one."""
         if household_id not in self._sharing:  # most households: asked for every event, answered at once

@@ -18,7 +18,7 @@ from contracts.hub import (
     NeedRecorded,
 )
 from services.ledger.domain import Benefit, BenefitChange, HouseholdLedger
-from services.ledger.households import Need, Person, Profile
+from services.ledger.households import CLOSED, OPEN, Need, Person, Profile
 from services.ledger.policy import StackingPolicy
 
 
@@ -110,7 +110,7 @@ def need_of(event: NeedRecorded) -> Need:
         urgency=data.urgency,
         assessed_on=data.assessed_on,
         person_key=data.person_key,
-        status="open",
+        status=OPEN,
         event_id=event.event_id,
     )
 
@@ -126,7 +126,7 @@ def closed_need_of(event: NeedClosed) -> Need:
         urgency=1,
         assessed_on=event.occurred_at.date(),
         person_key=None,
-        status="closed",
+        status=CLOSED,
         event_id=event.event_id,
     )
 
