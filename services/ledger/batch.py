@@ -143,6 +143,7 @@ class Batch:
         self.shared_persons: list[SharedPerson] = []  # review items raised in this batch
         self.merged: dict[str, str] = {}  # household id merged in this batch -> the survivor
         self.gone: list[str] = []  # stored households merged into another in this batch
+        self.involved: set[str] = set()  # every household the batch loaded
         self.outcome = Outcome()
 
     # -- loading
@@ -153,21 +154,23 @@ class Batch:
         with rows in any ledger table has its `ledger_household` row). Members are read only for
         households whose members a report may change. Households that share a member with them
         are loaded too: person rules follow a person into every household they are in."""
-        ids, with_members = self._households_involved(events)
-        stored = self.repository.households(ids)
+        stored, with_members = self._households_involved(events)
         if self.cache is not None:
             kept = self.cache.take({h: row["revision"] for h, row in stored.items()})
             for household_id, household in kept.items():
                 self._loaded(household, stored[household_id]["revision"])
         self._read({h: row for h, row in stored.items() if h not in self.households})
-        for household_id in ids - self.households.keys():
+        for household_id in self.involved - self.households.keys():
             self._loaded(Household(household_id, ledger_from_records(household_id, [], self.policy), members={}), 0, is_new=True)
             self.changed.add(household_id)
         self._read_members({h for h in with_members if self.households[h].members is None})
 
-    def _households_involved(self, events: Sequence[Event]) -> tuple[set[str], set[str]]:
-        """The households to load (those the events name, those intake merges, those that share a
-        member with them), and those whose members to read; fills the person -> households index."""
+    def _households_involved(self, events: Sequence[Event]) -> tuple[dict[str, Row], set[str]]:
+        """The stored rows of the households to load (those the events name, those intake merges,
+        those the persons reported or merged are members of, and those that share a member with
+        any of them: `linked_households` of their rows), and those whose members to read. Fills
+        the person -> households index: one query, only for persons reports and merges name,
+        and for the members of households that share one."""
         ids = {event.household_id for event in events if event.household_id}
         with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded | HouseholdMerged) and e.household_id}
         reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
@@ -175,13 +178,21 @@ class Batch:
         merged_households = {h for e in events if isinstance(e, HouseholdMerged) for h in e.data.merged_household_ids}
         ids |= merged_households
         with_members |= merged_households
-        self.persons = PersonIndex(self.repository.shared_memberships(ids, reported | merged_persons))
-        with_members |= {h for key in merged_persons for h in self.persons.households_of(key)}
-        ids |= {h for key in reported | merged_persons for h in self.persons.households_of(key)}
-        ids |= {other for h in list(ids) for other in self.persons.linked(h)}
-        if self.persons.sharing:
+        named = self.repository.memberships(person_keys=reported | merged_persons) if reported or merged_persons else []
+        ids |= {household_id for _, household_id in named}
+        with_members |= {h for key, h in named if key in merged_persons}
+        stored = self.repository.households(ids)
+        linked = {h for row in stored.values() for h in _ids(row["linked_households"])}
+        if linked - ids:
+            stored |= self.repository.households(linked - ids)
+            ids |= linked
+        sharing = {h for h, row in stored.items() if row["linked_households"]}
+        memberships = [*named, *self.repository.memberships(household_ids=sharing)] if sharing else named
+        self.persons = PersonIndex(memberships)
+        if sharing:
             self.two_households = self.repository.two_households(ids)
-        return ids, with_members
+        self.involved = ids
+        return stored, with_members
 
     def _loaded(self, household: Household, revision: int, is_new: bool = False) -> None:
         self.households[household.household_id] = household
@@ -207,6 +218,7 @@ class Batch:
                 needs={need["need_id"]: Need.from_row(need) for need in needs.get(household_id, [])},
                 alerts=[Alert.from_row(alert) for alert in alerts.get(household_id, [])],
                 applied={event["event_id"] for event in applied},
+                linked=frozenset(_ids(row["linked_households"])),
             )
             self._loaded(household, row["revision"])
 
@@ -258,6 +270,7 @@ class Batch:
         for person in people:
             for other in sorted(self.persons.add(person.person_key, household.household_id)):
                 self.shared_persons.append(SharedPerson.raised(person.person_key, household.household_id, other, event.event_id, self.now))
+                self._link(household, self.households[other])
         if self.persons.linked(household.household_id):
             self._follow_group(household, event, household.benefits.conflicts())
 
@@ -319,6 +332,11 @@ class Batch:
             # Its alerts' rows are updated under the survivor, not inserted again.
             self.stored[survivor.household_id].alerts.update(stored.alerts)
             changes = AlertChanges(closed=survivor.absorb(merged, self.now, note))
+            for other_id in survivor.linked:
+                other = self.households.get(other_id)
+                if other is not None and merged_id in other.linked:
+                    other.linked = (other.linked - {merged_id}) | {survivor.household_id}
+                    self.changed.add(other_id)
             self.persons.merge_households(survivor.household_id, merged_id)
             self._publish_alerts(survivor, event, changes)
             if not stored.is_new:
@@ -335,6 +353,9 @@ class Batch:
         affected = {h for key in merged | {survivor} for h in self.persons.households_of(key)} | {household.household_id}
         for key in sorted(merged):
             self.persons.merge_persons(survivor, key)
+        for one in sorted(affected):
+            for other in self.persons.linked(one):
+                self._link(self.households[one], self.households[other])
         for household_id in sorted(affected):
             member = self.households[household_id]
             if member is not household and member.has_applied(event.event_id):
@@ -351,6 +372,13 @@ class Batch:
         self._add_event(household, self._timeline_row(event, {"kind": "person.merged", "merged": sorted(merged)}))
         for household_id in sorted(affected):
             self._recheck(self.households[household_id], event)
+
+    def _link(self, one: Household, other: Household) -> None:
+        """Two households found to share a member: each names the other from now on."""
+        if other.household_id not in one.linked:
+            one.linked = one.linked | {other.household_id}
+            other.linked = other.linked | {one.household_id}
+            self.changed.update((one.household_id, other.household_id))
 
     def _recheck(self, household: Household, cause: Event) -> None:
         if self.persons.linked(household.household_id):
@@ -484,6 +512,7 @@ class Batch:
             "profile_event_id": profile.event_id,
             "revision": revision,
             "updated_at": self.now,
+            "linked_households": "," + ",".join(sorted(household.linked)) + "," if household.linked else None,
         }
 
     def _state(self, household: Household) -> SerializedEvent:
@@ -517,6 +546,11 @@ def _numbered_ids() -> Iterator[str]:
     event costs more than building the event)."""
     prefix = new_id()
     return (f"{prefix}-{number}" for number in count())
+
+
+def _ids(listed: str | None) -> list[str]:
+    """The ids of a ',A,B,' column."""
+    return [part for part in listed.split(",") if part] if listed else []
 
 
 def _person(row: Row) -> Person:

@@ -133,6 +133,7 @@ class Household:
     needs: dict[str, Need] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     applied: set[str] = field(default_factory=set)  # ids of the events applied to it
+    linked: frozenset[str] = frozenset()  # households that share a member with it
 
     def has_applied(self, event_id: str) -> bool:
         return event_id in self.applied
@@ -190,6 +191,7 @@ class Household:
                 closed.append(moved)
             self.alerts.append(moved)
         self.applied |= other.applied
+        self.linked = (self.linked | other.linked) - {self.household_id, other.household_id}
         return closed
 
     def rekey_person(self, survivor: str, merged: set[str]) -> list[str]:

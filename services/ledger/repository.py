@@ -36,6 +36,7 @@ class LedgerHousehold(SQLModel, table=True):
     profile_event_id: str | None = Field(default=None, max_length=128)
     revision: int = Field(default=0, description="Raised by every write to the household's rows")
     updated_at: datetime
+    linked_households: str | None = Field(default=None, sa_type=sa.Text, description="',A,B,': households sharing a member with it")
 
 
 class LedgerMember(SQLModel, table=True):
@@ -217,26 +218,19 @@ class LedgerRepository:
         record = sa.case((table.c.benefit_id.is_not(None), table.c.record), else_=sa.null()).label("record")
         return _grouped(self.rows(LedgerEvent, household_ids, sa.select(table.c.household_id, table.c.event_id, record)))
 
-    def shared_memberships(self, household_ids: Collection[str], person_keys: Collection[str]) -> list[tuple[str, str]]:
-        """(person key, household id) of every membership of the persons who are members of one
-        of these households and of another household too, or who are among `person_keys`: the
-        person -> households index of a batch, in one query."""
+    def memberships(self, person_keys: Collection[str] = (), household_ids: Collection[str] = ()) -> list[tuple[str, str]]:
+        """(person key, household id) of every membership of these persons, and of every member
+        of these households: the person -> households index a batch needs, in one query."""
         table = _table(LedgerMember)
-        mine, other = table.alias("mine"), table.alias("other")
-        shared = (
-            sa.select(mine.c.person_key, mine.c.household_id, other.c.household_id.label("other_household"))
-            .join(other, sa.and_(other.c.person_key == mine.c.person_key, other.c.household_id != mine.c.household_id))
-            .where(among(mine.c.household_id, sorted(household_ids), self._dialect))
-        )
+        where = []
         if person_keys:
-            named = sa.select(table.c.person_key, table.c.household_id, table.c.household_id).where(
-                among(table.c.person_key, sorted(person_keys), self._dialect))
-            shared = sa.union_all(shared, named)  # type: ignore[assignment]
-        found: set[tuple[str, str]] = set()
-        for person_key, household_id, other_household in self.session.execute(shared):
-            found.add((person_key, household_id))
-            found.add((person_key, other_household))
-        return sorted(found)
+            where.append(among(table.c.person_key, sorted(person_keys), self._dialect))
+        if household_ids:
+            where.append(among(table.c.household_id, sorted(household_ids), self._dialect))
+        if not where:
+            return []
+        query = sa.select(table.c.person_key, table.c.household_id).where(sa.or_(*where))
+        return [(person_key, household_id) for person_key, household_id in self.session.execute(query)]
 
     def two_households(self, household_ids: Collection[str]) -> set[frozenset[str]]:
         """Pairs of these households that staff decided are two households."""

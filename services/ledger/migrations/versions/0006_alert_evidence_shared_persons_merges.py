@@ -1,5 +1,7 @@
 """An alert is one conflict whose evidence may grow (`new_evidence`, `updated_at`); persons
-recorded in two hub households (`ledger_shared_person`, the joint meeting's review items); hub
+recorded in two hub households (`ledger_shared_person`, the joint meeting's review items, and
+`ledger_household.linked_households`: the households that share a member with it, read with the
+household's row so that a batch finds them without a query of its own); hub
 households merged into another (`ledger_household_alias`: events keyed by a merged id go to the
 survivor).
 
@@ -20,6 +22,8 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_alert") as batch:
         batch.add_column(sa.Column("new_evidence", sa.Boolean, nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("ledger_household") as batch:
+        batch.add_column(sa.Column("linked_households", sa.Text, nullable=True))
     op.create_table(
         "ledger_shared_person",
         sa.Column("item_id", sa.String(64), primary_key=True),
@@ -46,6 +50,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("ledger_household_alias")
     op.drop_table("ledger_shared_person")
+    with op.batch_alter_table("ledger_household") as batch:
+        batch.drop_column("linked_households")
     with op.batch_alter_table("ledger_alert") as batch:
         batch.drop_column("updated_at")
         batch.drop_column("new_evidence")
