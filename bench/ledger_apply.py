@@ -68,7 +68,7 @@ def run(url: str, events: int, households: int, batch_size: int, cached: int) ->
         with survivors.batch():
             batch = [HUB_EVENTS.parse(value) for value in records[first : first + batch_size]]
             with UnitOfWork(engine, hub) as unit:
-                outcome = apply_batch(unit, batch, policy, hub, cache=cache)
+                outcome = apply_batch(unit, batch, policy, cache=cache)
                 unit.commit()
         with engine.begin() as connection:
             connection.execute(sa.delete(OutboxMessage))

@@ -568,6 +568,28 @@ class DuplicateServiceAlertDecided(Event):
     data: AlertDecidedData
 
 
+class AlertUpdatedData(EventData):
+    alert_id: str = Field(pattern=CODE_PATTERN)
+    rule_id: str = Field(max_length=64)
+    severity: Literal["high", "medium", "low"]
+    description: str = Field(max_length=500)
+    district: str | None = Field(default=None, max_length=16)
+    benefits: list[ConflictingBenefit] = Field(min_length=1, description="All the conflicting benefits now")
+    status: Literal["open", "resolved", "confirmed_duplicate", "justified"]
+    new_evidence_since_decision: bool = Field(
+        default=False, description="A reviewer had decided it, and new conflicting benefits joined since: back in the queue"
+    )
+
+
+class DuplicateServiceAlertUpdated(Event):
+    """An open conflict grew or shrank (the same rule, person or household, and period window):
+    its alert keeps its id and its evidence changes. Never sent for a conflict that is gone."""
+
+    type: Literal["alert.updated"] = "alert.updated"
+    schema_version: Literal[1] = 1
+    data: AlertUpdatedData
+
+
 # --- household state (compacted topic) and service presence ----------------------------------------
 
 
@@ -653,6 +675,7 @@ HUB_EVENTS = EventRegistry(
     MatchFulfilled,
     DuplicateServiceAlertRaised,
     DuplicateServiceAlertDecided,
+    DuplicateServiceAlertUpdated,
     HouseholdState,
     HouseholdStateV2,
     ServiceStarted,

@@ -1,17 +1,17 @@
-"""One batch of canonical events applied to the ledger in one transaction.
+"""One batch of canonical events applied to the ledger in one transaction: load, apply, store.
 
 The affected households are taken from the cache of recent households or loaded in bulk, each
-event goes to its household's domain objects in the order it arrived (one household's events share
-a partition, so their order is kept), and at the end what changed is written back in bulk (new rows
-inserted, changed rows updated, the rest left alone): the events applied (in `ledger_event`, which
-is also how a redelivered event is recognised), the alerts raised or closed, and each changed
-household's new state in the outbox.
+event goes to its household in the order it arrived (one household's events share a partition,
+so their order is kept), and at the end what changed is written back in bulk (new rows inserted,
+changed rows updated, the rest left alone): the events applied (in `ledger_event`, which is also
+how a redelivered event is recognised), the alerts raised or closed, and each changed household's
+new state in the outbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import count
 from typing import Any, Protocol
 
@@ -24,33 +24,33 @@ from contracts.hub import (
     BenefitStopped,
     DuplicateServiceAlertDecided,
     DuplicateServiceAlertRaised,
+    DuplicateServiceAlertUpdated,
+    HouseholdMerged,
     HouseholdRecorded,
     HouseholdStateV2,
     MatchFulfilled,
+    NeedClosed,
     NeedRecorded,
+    PersonMerged,
 )
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, Topic
 from kit.logs import get_logger, loggable_id, loggable_text
-from kit.settings import HubSettings
+from services.ledger.alerts import LEDGER, Alert, AlertChanges, AlertStatus
 from services.ledger.cache import RecentHouseholds
-from services.ledger.domain import (
-    Benefit,
-    BenefitChange,
-    Conflict,
-    HouseholdLedger,
-    LedgerError,
-    diff_alerts,
-)
-from services.ledger.households import (
-    Person,
-    Profile,
-    alert_id,
-    merge_members,
-    met_needs,
-    received_in_year,
-    programmes_held,
-)
+from services.ledger.domain import Benefit, BenefitChange, Conflict, LedgerError, conflicts_across
+from services.ledger.households import Household, Need, Person, Profile
+from services.ledger.persons import PersonIndex, SharedPerson
 from services.ledger.policy import StackingPolicy
+from services.ledger.records import (
+    benefit_of,
+    change_of,
+    closed_need_of,
+    ledger_from_records,
+    need_of,
+    people_of,
+    profile_of,
+    summary_of,
+)
 from services.ledger.repository import (
     LedgerAlert,
     LedgerBenefit,
@@ -59,13 +59,14 @@ from services.ledger.repository import (
     LedgerMember,
     LedgerNeed,
     LedgerRepository,
+    LedgerSharedPerson,
 )
 
 log = get_logger(__name__)
 
 BENEFIT_EVENTS = (BenefitRecorded, BenefitAmended, BenefitStopped, MatchFulfilled)
-LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, *BENEFIT_EVENTS)
-SERVICE = "ledger"
+LEDGER_EVENTS = (HouseholdRecorded, NeedRecorded, NeedClosed, HouseholdMerged, PersonMerged, *BENEFIT_EVENTS)
+SERVICE = LEDGER
 
 
 class WorkUnit(Protocol):
@@ -87,176 +88,35 @@ class Outcome:
     ignored: int = 0
     refused: int = 0
     alerts_raised: int = 0
+    alerts_updated: int = 0
     alerts_closed: int = 0
 
-
-# --- canonical events -> domain records ---------------------------------------------------------
-
-
-def benefit_of(event: BenefitRecorded | MatchFulfilled) -> Benefit:
-    household_id = event.household_id or ""
-    if isinstance(event, MatchFulfilled):
-        data = event.data
-        return Benefit(
-            benefit_id=f"M:{data.match_id}",
-            household_id=household_id,
-            programme=data.programme,
-            source=data.charity_id,
-            source_kind="charity",
-            amount_fen=data.amount_fen,
-            in_kind=data.in_kind,
-            period_start=data.delivered_on,
-            period_end=data.delivered_on,
-            need_id=data.need_id,
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-        )
-    grant = event.data
-    return Benefit(
-        benefit_id=grant.benefit_id,
-        household_id=household_id,
-        programme=grant.programme,
-        source=grant.source,
-        source_kind=grant.source_kind,
-        person_key=grant.person_key,
-        amount_fen=grant.amount_fen,
-        in_kind=grant.in_kind,
-        period_start=grant.period_start,
-        period_end=grant.period_end,
-        need_id=grant.need_id,
-        event_id=event.event_id,
-        occurred_at=event.occurred_at,
-    )
-
-
-def change_of(event: BenefitAmended | BenefitStopped) -> BenefitChange:
-    household_id = event.household_id or ""
-    if isinstance(event, BenefitStopped):
-        return BenefitChange.ending(
-            event_id=event.event_id,
-            household_id=household_id,
-            benefit_id=event.data.benefit_id,
-            ended_on=event.data.ended_on,
-            occurred_at=event.occurred_at,
-        )
-    # An amendment names only what changes: a field left empty keeps its value.
-    wanted = {"amount_fen": event.data.amount_fen, "in_kind": event.data.in_kind, "period_end": event.data.period_end}
-    return BenefitChange(
-        event_id=event.event_id,
-        household_id=household_id,
-        benefit_id=event.data.benefit_id,
-        updates={name: value for name, value in wanted.items() if value is not None},
-        occurred_at=event.occurred_at,
-    )
-
-
-def profile_of(event: HouseholdRecorded) -> Profile:
-    data = event.data
-    return Profile(
-        district=data.district,
-        subdistrict=data.subdistrict,
-        category=data.category.value if data.category else None,
-        colour=data.colour.value if data.colour else None,
-        income_fen=data.monthly_income_per_capita_fen,
-        as_of=event.occurred_at,
-        event_id=event.event_id,
-    )
-
-
-def people_of(event: HouseholdRecorded) -> list[Person]:
-    return [
-        Person(m.person_key, m.display_name, m.masked_resident_id, m.birth_year, m.sex, m.relation)
-        for m in event.data.members
-    ]
-
-
-def summary_of(event: Event) -> dict[str, Any]:
-    """What the timeline shows of a non-benefit event; nothing personal beyond masked values."""
-    if isinstance(event, HouseholdRecorded):
-        data = event.data
-        return {
-            "kind": "household",
-            "department": data.department,
-            "district": data.district,
-            "category": data.category,
-            "colour": data.colour,
-            "members": len(data.members),
-        }
-    if isinstance(event, NeedRecorded):
-        data = event.data
-        return {"kind": "need", "need_id": data.need_id, "category": data.category, "urgency": data.urgency}
-    return {"kind": event.type}
-
-
-def ledger_from_records(household_id: str, records: Iterable[dict[str, Any]], policy: StackingPolicy) -> HouseholdLedger:
-    """A household's ledger from its stored grant and change records (`ledger_event.record`)."""
-    grants: list[Benefit] = []
-    changes: list[BenefitChange] = []
-    for row in records:
-        record = row["record"]
-        if record.get("kind") == "grant":
-            grants.append(Benefit.from_dict(record["benefit"]))
-        elif record.get("kind") == "change":
-            changes.append(BenefitChange.from_dict(record["change"]))
-    return HouseholdLedger(household_id, policy, grants=grants, changes=changes)
-
-
-# --- one household during a batch ------------------------------------------------------------------
 
 Row = dict[str, Any]
 Rows = tuple[list[Row], list[Row]]  # (to insert, to update)
 
 
 @dataclass
-class Household:
-    """A household's rows turned into domain objects, and what the batch changed.
+class Stored:
+    """What a household's rows held when the batch read them (or kept it): a part of the
+    household that is no longer the very object stored has changed and is written back."""
 
-    What was stored before the batch (`stored_*`) tells which rows to insert and which to update,
-    and what the batch touched tells which rows to write at all."""
+    revision: int
+    is_new: bool
+    benefits: dict[str, Benefit]
+    needs: dict[str, Need]
+    members: dict[str, Person]
+    alerts: dict[str, Alert]
 
-    household_id: str
-    profile: Profile
-    person_count: int
-    ledger: HouseholdLedger
-    needs: dict[str, Row]
-    alerts: list[Row]
-    applied: set[str] = field(default_factory=set)  # ids of the events applied to it
-    members: dict[str, Person] | None = None
-    revision: int = 0  # as stored; every write raises it
-    is_new: bool = False
-    stored_benefits: frozenset[str] = frozenset()
-    stored_needs: dict[str, str] = field(default_factory=dict)  # need id -> status
-    stored_members: dict[str, Person] = field(default_factory=dict)
-    touched_benefits: set[str] = field(default_factory=set)
-    recorded_needs: set[str] = field(default_factory=set)
-    new_alerts: list[Row] = field(default_factory=list)
-    closed_alerts: list[Row] = field(default_factory=list)
-    changed: bool = False
-
-    def active_keys(self) -> set[str]:
-        return {alert["conflict_key"] for alert in self.alerts if alert["active"]}
-
-    def times_raised(self, conflict_key: str) -> int:
-        return sum(1 for alert in self.alerts if alert["conflict_key"] == conflict_key)
-
-    def need_statuses(self) -> dict[str, str]:
-        return {need_id: need["status"] for need_id, need in self.needs.items()}
-
-    def settled(self) -> Household:
-        """The household as it is now stored, ready for the next batch."""
-        return Household(
-            household_id=self.household_id,
-            profile=self.profile,
-            person_count=self.person_count,
-            ledger=self.ledger,
-            needs=self.needs,
-            alerts=self.alerts,
-            applied=self.applied,
-            members=self.members,
-            revision=self.revision,
-            stored_benefits=self.ledger.benefit_ids,
-            stored_needs=self.need_statuses(),
-            stored_members=dict(self.members or {}),
+    @classmethod
+    def of(cls, household: Household, revision: int, is_new: bool = False) -> Stored:
+        return cls(
+            revision=revision,
+            is_new=is_new,
+            benefits=household.benefits.current(),
+            needs=dict(household.needs),
+            members=dict(household.members or {}),
+            alerts={alert.alert_id: alert for alert in household.alerts},
         )
 
 
@@ -264,21 +124,26 @@ HouseholdCache = RecentHouseholds[Household]
 
 
 class Batch:
-    """Applies events to the households they are about, then writes every change back."""
+    """Loads the households the events are about, applies each event, then writes every change back."""
 
-    def __init__(
-        self, unit: WorkUnit, policy: StackingPolicy, hub: HubSettings, publish: bool = True, cache: HouseholdCache | None = None
-    ) -> None:
+    def __init__(self, unit: WorkUnit, policy: StackingPolicy, publish: bool = True, cache: HouseholdCache | None = None) -> None:
         self.unit = unit
         self.cache = cache
         self.repository = LedgerRepository(unit.session)
         self.policy = policy
-        self.hub = hub
         self.publish = publish
         self.now = utc_now()
         self.state_ids = _numbered_ids()
         self.timeline: Callable[[Row], None]  # where `apply` writes the events it applied
         self.households: dict[str, Household] = {}
+        self.stored: dict[str, Stored] = {}
+        self.changed: set[str] = set()
+        self.persons = PersonIndex()  # the persons of these households that another household shares
+        self.two_households: set[frozenset[str]] = set()  # pairs staff decided are two households
+        self.shared_persons: list[SharedPerson] = []  # review items raised in this batch
+        self.merged: dict[str, str] = {}  # household id merged in this batch -> the survivor
+        self.gone: list[str] = []  # stored households merged into another in this batch
+        self.involved: set[str] = set()  # every household the batch loaded
         self.outcome = Outcome()
 
     # -- loading
@@ -287,16 +152,51 @@ class Batch:
         """Each household the events are about: kept from an earlier batch if its copy is still
         the stored revision, otherwise read from its rows, or new if it has none (a household
         with rows in any ledger table has its `ledger_household` row). Members are read only for
-        households whose members a report may change."""
-        ids = {event.household_id for event in events if event.household_id}
-        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded) and e.household_id}
-        stored = self.repository.households(ids)
+        households whose members a report may change. Households that share a member with them
+        are loaded too: person rules follow a person into every household they are in."""
+        stored, with_members = self._households_involved(events)
         if self.cache is not None:
-            self.households.update(self.cache.take({h: row["revision"] for h, row in stored.items()}))
+            kept = self.cache.take({h: row["revision"] for h, row in stored.items()})
+            for household_id, household in kept.items():
+                self._loaded(household, stored[household_id]["revision"])
         self._read({h: row for h, row in stored.items() if h not in self.households})
-        for household_id in ids - self.households.keys():
-            self.households[household_id] = self._household(household_id, None, [])
+        for household_id in self.involved - self.households.keys():
+            self._loaded(Household(household_id, ledger_from_records(household_id, [], self.policy), members={}), 0, is_new=True)
+            self.changed.add(household_id)
         self._read_members({h for h in with_members if self.households[h].members is None})
+
+    def _households_involved(self, events: Sequence[Event]) -> tuple[dict[str, Row], set[str]]:
+        """The stored rows of the households to load (those the events name, those intake merges,
+        those the persons reported or merged are members of, and those that share a member with
+        any of them: `linked_households` of their rows), and those whose members to read. Fills
+        the person -> households index: one query, only for persons reports and merges name,
+        and for the members of households that share one."""
+        ids = {event.household_id for event in events if event.household_id}
+        with_members = {e.household_id for e in events if isinstance(e, HouseholdRecorded | HouseholdMerged) and e.household_id}
+        reported = {m.person_key for e in events if isinstance(e, HouseholdRecorded) for m in e.data.members}
+        merged_persons = {k for e in events if isinstance(e, PersonMerged) for k in (e.data.surviving_person_key, *e.data.merged_person_keys)}
+        merged_households = {h for e in events if isinstance(e, HouseholdMerged) for h in e.data.merged_household_ids}
+        ids |= merged_households
+        with_members |= merged_households
+        named = self.repository.memberships(person_keys=reported | merged_persons) if reported or merged_persons else []
+        ids |= {household_id for _, household_id in named}
+        with_members |= {h for key, h in named if key in merged_persons}
+        stored = self.repository.households(ids)
+        linked = {h for row in stored.values() for h in _ids(row["linked_households"])}
+        if linked - ids:
+            stored |= self.repository.households(linked - ids)
+            ids |= linked
+        sharing = {h for h, row in stored.items() if row["linked_households"]}
+        memberships = [*named, *self.repository.memberships(household_ids=sharing)] if sharing else named
+        self.persons = PersonIndex(memberships)
+        if sharing:
+            self.two_households = self.repository.two_households(ids)
+        self.involved = ids
+        return stored, with_members
+
+    def _loaded(self, household: Household, revision: int, is_new: bool = False) -> None:
+        self.households[household.household_id] = household
+        self.stored[household.household_id] = Stored.of(household, revision, is_new)
 
     def _read(self, rows: dict[str, Row]) -> None:
         """The rest of these stored households' rows (`rows`: their `ledger_household` rows)."""
@@ -307,48 +207,36 @@ class Batch:
         needs = self.repository.needs(ids)
         alerts = self.repository.alerts(ids)
         for household_id in ids:
+            row = rows[household_id]
             applied = events.get(household_id, [])
-            household = self._household(household_id, rows[household_id], [e for e in applied if e["record"] is not None])
-            household.applied = {event["event_id"] for event in applied}
-            household.needs = {need["need_id"]: need for need in needs.get(household_id, [])}
-            household.stored_needs = household.need_statuses()
-            household.alerts = alerts.get(household_id, [])
-            self.households[household_id] = household
+            household = Household(
+                household_id=household_id,
+                benefits=ledger_from_records(household_id, (e for e in applied if e["record"] is not None), self.policy),
+                profile=Profile(row["district"], row["subdistrict"], row["category"], row["colour"], row["income_fen"],
+                                row["profile_at"], row["profile_event_id"]),
+                person_count=row["person_count"],
+                needs={need["need_id"]: Need.from_row(need) for need in needs.get(household_id, [])},
+                alerts=[Alert.from_row(alert) for alert in alerts.get(household_id, [])],
+                applied={event["event_id"] for event in applied},
+                linked=frozenset(_ids(row["linked_households"])),
+            )
+            self._loaded(household, row["revision"])
 
     def _read_members(self, ids: set[str]) -> None:
         members = self.repository.members(ids) if ids else {}
         for household_id in ids:
-            household = self.households[household_id]
-            household.stored_members = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
-            household.members = dict(household.stored_members)
-
-    def _household(self, household_id: str, row: Row | None, records: list[Row]) -> Household:
-        profile = Profile()
-        if row is not None:
-            profile = Profile(
-                row["district"], row["subdistrict"], row["category"], row["colour"], row["income_fen"],
-                row["profile_at"], row["profile_event_id"],
-            )
-        ledger = ledger_from_records(household_id, records, self.policy)
-        return Household(
-            household_id=household_id,
-            profile=profile,
-            person_count=row["person_count"] if row else 0,
-            ledger=ledger,
-            needs={},
-            alerts=[],
-            members=None if row else {},
-            revision=row["revision"] if row else 0,
-            is_new=row is None,
-            stored_benefits=ledger.benefit_ids,
-            changed=row is None,
-        )
+            read = {m["person_key"]: _person(m) for m in members.get(household_id, [])}
+            self.households[household_id].members = read
+            self.stored[household_id].members = dict(read)
 
     # -- applying
 
     def apply(self, event: Event) -> None:
+        survivor = self.merged.get(event.household_id or "")
+        if survivor is not None:  # keyed by a household merged earlier in this batch
+            event = event.model_copy(update={"household_id": survivor})
         household = self.households[event.household_id or ""]
-        if event.event_id in household.applied:  # redelivered, or twice in this batch
+        if household.has_applied(event.event_id):  # redelivered, or twice in this batch
             self.outcome.duplicates += 1
             return
         try:
@@ -358,7 +246,7 @@ class Batch:
             log.warning("event refused by the ledger", event_id=loggable_id(event.event_id), event_type=event.type,
                         reason=loggable_text(str(error)))
             return
-        household.changed = True
+        self.changed.add(household.household_id)
         self.outcome.applied += 1
 
     def _apply(self, household: Household, event: Event) -> None:
@@ -366,54 +254,142 @@ class Batch:
             self._record_household(household, event)
         elif isinstance(event, NeedRecorded):
             self._record_need(household, event)
+        elif isinstance(event, HouseholdMerged):
+            self._merge_households(household, event)
+        elif isinstance(event, PersonMerged):
+            self._merge_persons(household, event)
+        elif isinstance(event, NeedClosed):
+            household.close_need(closed_need_of(event))
+            self._add_event(household, self._timeline_row(event, summary_of(event)))
         else:
             self._record_benefit(household, event)
 
     def _record_household(self, household: Household, event: HouseholdRecorded) -> None:
-        report = profile_of(event)
-        merged = household.profile.merge(report)
-        newer = merged.event_id == report.event_id
-        household.profile = merged
-        household.members = merge_members(household.members or {}, people_of(event), newer)
-        household.person_count = len(household.members)
+        people = people_of(event)
+        household.report(profile_of(event), people)
         self._add_event(household, self._timeline_row(event, summary_of(event)))
+        for person in people:
+            for other in sorted(self.persons.add(person.person_key, household.household_id)):
+                self.shared_persons.append(SharedPerson.raised(person.person_key, household.household_id, other, event.event_id, self.now))
+                self._link(household, self.households[other])
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, event, household.benefits.conflicts())
 
     def _record_need(self, household: Household, event: NeedRecorded) -> None:
-        data = event.data
-        household.needs[data.need_id] = {
-            "need_id": data.need_id,
-            "household_id": household.household_id,
-            "department": data.department,
-            "category": data.category.value,
-            "description": data.description,
-            "urgency": data.urgency,
-            "assessed_on": data.assessed_on,
-            "person_key": data.person_key,
-            "status": "open",
-            "event_id": event.event_id,
-        }
-        household.recorded_needs.add(data.need_id)
+        household.record_need(need_of(event))
         self._add_event(household, self._timeline_row(event, summary_of(event)))
 
     def _record_benefit(self, household: Household, event: Event) -> None:
         if isinstance(event, BenefitRecorded | MatchFulfilled):
             grant = benefit_of(event)
-            conflicts = household.ledger.grant(grant)
+            conflicts = household.grant(grant)
             record = {"kind": "grant", "benefit": grant.to_dict()}
             benefit_id = grant.benefit_id
         else:
             assert isinstance(event, BenefitAmended | BenefitStopped)
             change = change_of(event)
-            conflicts = household.ledger.apply(change)
+            conflicts = household.change(change)
             record = {"kind": "change", "change": change.to_dict()}
             benefit_id = change.benefit_id
-        household.touched_benefits.add(benefit_id)
         self._add_event(household, self._timeline_row(event, record, benefit_id))
-        self._follow_conflicts(household, event, conflicts)
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, event, conflicts)
+        else:
+            self._follow(household, event, conflicts)
+
+    def _follow(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
+        note = f"a later change ({cause.type} {cause.event_id}) resolved the conflict"
+        self._publish_alerts(household, cause, household.follow_conflicts(conflicts, cause.event_id, self.now, note))
+
+    def _follow_group(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
+        """A household that shares a member with others: the conflicts among their benefits that
+        span households are checked too, and each is held by the first household it involves."""
+        group = sorted({household.household_id} | self.persons.linked(household.household_id))
+        benefits = [b for h in group for b in self.households[h].benefits.benefits]
+        together = not any(frozenset((one, other)) in self.two_households for one in group for other in group if one < other)
+        across = conflicts_across(benefits, self.persons.members(group), self.policy, household_rules=together)
+        by_id = {b.benefit_id: b for b in benefits}
+        note = f"a later change ({cause.type} {cause.event_id}) resolved the conflict"
+        for household_id in group:
+            member = self.households[household_id]
+            own = conflicts if member is household else member.benefits.conflicts()
+            held = own + [c for c in across if c.household_id == household_id]
+            changes = member.follow_conflicts(held, cause.event_id, self.now, note, by_id.get)
+            if changes:
+                self.changed.add(household_id)
+                self._publish_alerts(member, cause, changes)
+
+    # -- intake's merges
+
+    def _merge_households(self, survivor: Household, event: HouseholdMerged) -> None:
+        """Hub households proved one: what the merged ones hold moves to the survivor, whose
+        rules are then re-checked; events still keyed by a merged id go to the survivor."""
+        note = f"{event.type} {event.event_id}: the households are one"
+        for merged_id in sorted(set(event.data.merged_household_ids) - {survivor.household_id}):
+            merged = self.households.pop(merged_id)
+            stored = self.stored.pop(merged_id)
+            self.changed.discard(merged_id)
+            self.merged[merged_id] = survivor.household_id
+            # Its alerts' rows are updated under the survivor, not inserted again.
+            self.stored[survivor.household_id].alerts.update(stored.alerts)
+            changes = AlertChanges(closed=survivor.absorb(merged, self.now, note))
+            for other_id in survivor.linked:
+                other = self.households.get(other_id)
+                if other is not None and merged_id in other.linked:
+                    other.linked = (other.linked - {merged_id}) | {survivor.household_id}
+                    self.changed.add(other_id)
+            self.persons.merge_households(survivor.household_id, merged_id)
+            self._publish_alerts(survivor, event, changes)
+            if not stored.is_new:
+                self.gone.append(merged_id)
+        merged_ids = sorted(set(event.data.merged_household_ids) - {survivor.household_id})
+        self._add_event(survivor, self._timeline_row(event, {"kind": "household.merged", "merged": merged_ids}))
+        self._recheck(survivor, event)
+
+    def _merge_persons(self, household: Household, event: PersonMerged) -> None:
+        """Person keys proved one person: every household's members and benefits under a merged
+        key move to the survivor's, and each household's rules are re-checked (the merge may
+        reveal a person in two households, or two benefits of one person)."""
+        survivor, merged = event.data.surviving_person_key, set(event.data.merged_person_keys) - {event.data.surviving_person_key}
+        affected = {h for key in merged | {survivor} for h in self.persons.households_of(key)} | {household.household_id}
+        for key in sorted(merged):
+            self.persons.merge_persons(survivor, key)
+        for one in sorted(affected):
+            for other in self.persons.linked(one):
+                self._link(self.households[one], self.households[other])
+        for household_id in sorted(affected):
+            member = self.households[household_id]
+            if member is not household and member.has_applied(event.event_id):
+                continue
+            for benefit_id in member.rekey_person(survivor, merged):
+                change = BenefitChange(event_id=f"{event.event_id}/{benefit_id}", household_id=household_id, benefit_id=benefit_id,
+                                       updates={"person_key": survivor}, occurred_at=event.occurred_at)
+                member.change(change)
+                self._add_event(member, {**self._timeline_row(event, {"kind": "change", "change": change.to_dict()}, benefit_id),
+                                         "event_id": change.event_id, "household_id": household_id})
+            if member is not household:
+                self._add_event(member, {**self._timeline_row(event, {"kind": "person.merged"}), "household_id": household_id})
+                self.changed.add(household_id)
+        self._add_event(household, self._timeline_row(event, {"kind": "person.merged", "merged": sorted(merged)}))
+        for household_id in sorted(affected):
+            self._recheck(self.households[household_id], event)
+
+    def _link(self, one: Household, other: Household) -> None:
+        """Two households found to share a member: each names the other from now on."""
+        if other.household_id not in one.linked:
+            one.linked = one.linked | {other.household_id}
+            other.linked = other.linked | {one.household_id}
+            self.changed.update((one.household_id, other.household_id))
+
+    def _recheck(self, household: Household, cause: Event) -> None:
+        if self.persons.linked(household.household_id):
+            self._follow_group(household, cause, household.benefits.conflicts())
+        else:
+            self._follow(household, cause, household.benefits.conflicts())
 
     def _add_event(self, household: Household, row: Row) -> None:
         """An event this batch applied: into `ledger_event`, and known from now on as applied."""
-        household.applied.add(row["event_id"])
+        household.mark_applied(row["event_id"])
         self.timeline(row)
 
     def _timeline_row(self, event: Event, record: Row, benefit_id: str | None = None) -> Row:
@@ -427,82 +403,57 @@ class Batch:
             "record": record,
         }
 
-    # -- alerts
+    # -- alerts out
 
-    def _follow_conflicts(self, household: Household, cause: Event, conflicts: list[Conflict]) -> None:
-        raised, resolved = diff_alerts(household.active_keys(), conflicts)
-        for conflict in raised:
-            self._raise(household, cause, conflict)
-        for key in resolved:
-            for alert in household.alerts:
-                if alert["active"] and alert["conflict_key"] == key:
-                    self._close(household, cause, alert)
+    def _publish_alerts(self, household: Household, cause: Event, changes: AlertChanges) -> None:
+        for alert in changes.raised:
+            self.outcome.alerts_raised += 1
+            self._emit(cause.caused(
+                DuplicateServiceAlertRaised,
+                source=SERVICE,
+                household_id=household.household_id,
+                data={
+                    "alert_id": alert.alert_id,
+                    "rule_id": alert.rule_id,
+                    "severity": alert.severity,
+                    "description": alert.description,
+                    "district": alert.district,
+                    "benefits": alert.benefits,
+                },
+            ))
+        for alert in changes.updated:
+            self.outcome.alerts_updated += 1
+            self._emit(cause.caused(
+                DuplicateServiceAlertUpdated,
+                source=SERVICE,
+                household_id=household.household_id,
+                data={
+                    "alert_id": alert.alert_id,
+                    "rule_id": alert.rule_id,
+                    "severity": alert.severity,
+                    "description": alert.description,
+                    "district": alert.district,
+                    "benefits": alert.benefits,
+                    "status": alert.status,
+                    "new_evidence_since_decision": alert.new_evidence,
+                },
+            ))
+        for alert in changes.closed:
+            self.outcome.alerts_closed += 1
+            self._emit(cause.caused(
+                DuplicateServiceAlertDecided,
+                source=SERVICE,
+                household_id=household.household_id,
+                data={
+                    "alert_id": alert.alert_id,
+                    "decision": AlertStatus.RESOLVED.value,
+                    "note": f"a later change ({cause.type} {cause.event_id}) resolved the conflict",
+                    "decided_by": SERVICE,
+                    "decided_at": self.now,
+                },
+            ))
 
-    def _raise(self, household: Household, cause: Event, conflict: Conflict) -> None:
-        benefits = [household.ledger.benefit(benefit_id) for benefit_id in conflict.benefit_ids]
-        listed = [
-            {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
-            for b in benefits
-            if b is not None
-        ]
-        alert: Row = {
-            "alert_id": alert_id(household.household_id, conflict.conflict_key, household.times_raised(conflict.conflict_key)),
-            "household_id": household.household_id,
-            "conflict_key": conflict.conflict_key,
-            "rule_id": conflict.rule_id,
-            "severity": str(conflict.severity),
-            "district": household.profile.district,
-            "programmes": "," + ",".join(sorted({b["programme"] for b in listed})) + ",",
-            "description": conflict.description,
-            "benefits": listed,
-            "status": "open",
-            "active": True,
-            "raised_at": self.now,
-            "raised_by_event": cause.event_id,
-            "resolved_at": None,
-            "decision_note": None,
-            "decided_by": None,
-            "decided_at": None,
-        }
-        household.alerts.append(alert)
-        household.new_alerts.append(alert)
-        self.outcome.alerts_raised += 1
-        self._emit(ALERTS, cause.caused(
-            DuplicateServiceAlertRaised,
-            source=SERVICE,
-            household_id=household.household_id,
-            data={
-                "alert_id": alert["alert_id"],
-                "rule_id": alert["rule_id"],
-                "severity": alert["severity"],
-                "description": alert["description"],
-                "district": alert["district"],
-                "benefits": listed,
-            },
-        ))
-
-    def _close(self, household: Household, cause: Event, alert: Row) -> None:
-        alert["active"] = False
-        alert["resolved_at"] = self.now
-        if alert["status"] == "open":
-            alert["status"] = "resolved"
-        if not any(new is alert for new in household.new_alerts):
-            household.closed_alerts.append(alert)
-        self.outcome.alerts_closed += 1
-        self._emit(ALERTS, cause.caused(
-            DuplicateServiceAlertDecided,
-            source=SERVICE,
-            household_id=household.household_id,
-            data={
-                "alert_id": alert["alert_id"],
-                "decision": "resolved",
-                "note": f"a later change ({cause.type} {cause.event_id}) resolved the conflict",
-                "decided_by": SERVICE,
-                "decided_at": self.now,
-            },
-        ))
-
-    def _emit(self, topic: Topic, event: Publishable) -> None:
+    def _emit(self, event: Publishable, topic: Topic = ALERTS) -> None:
         if self.publish:
             self.unit.emit(topic, event, event.household_id)
 
@@ -510,31 +461,45 @@ class Batch:
 
     def store(self) -> None:
         """Write only what the batch changed: new rows inserted, changed rows updated in place."""
-        changed = [h for h in self.households.values() if h.changed]
-        for household in changed:
-            household.revision += 1
-        self._store_parts(LedgerHousehold, [self._household_rows(h) for h in changed])
-        self._store_parts(LedgerMember, [_member_rows(h) for h in changed if h.members is not None])
-        self._store_parts(LedgerBenefit, [_benefit_rows(h) for h in changed if h.touched_benefits])
-        self._store_parts(LedgerNeed, [_need_rows(h) for h in changed if h.needs])
-        self.repository.save(LedgerAlert, [a for h in changed for a in h.new_alerts], [a for h in changed for a in h.closed_alerts])
-        for household in changed:
-            self._emit(HOUSEHOLD_STATE, self._state(household))
+        changed = [(self.households[h], self.stored[h]) for h in sorted(self.changed)]
+        for household, stored in changed:
+            household.settle_needs()
+            stored.revision += 1
+        self._store_merges()
+        self._store_parts(LedgerHousehold, [self._household_rows(h, s) for h, s in changed])
+        self._store_parts(LedgerMember, [_member_rows(h, s) for h, s in changed if h.members is not None])
+        self.repository.delete_members([(h.household_id, key) for h, s in changed if h.members is not None
+                                        for key in s.members.keys() - h.members.keys()])
+        self._store_parts(LedgerBenefit, [_benefit_rows(h, s) for h, s in changed])
+        self._store_parts(LedgerNeed, [_need_rows(h, s) for h, s in changed if h.needs])
+        self._store_parts(LedgerAlert, [_alert_rows(h, s) for h, s in changed if h.alerts])
+        self.repository.insert_new(LedgerSharedPerson, [item.to_row() for item in self.shared_persons])
+        for household, _ in changed:
+            self._emit(self._state(household), HOUSEHOLD_STATE)
         if self.cache is not None:
             self.unit.after_commit(self._keep)
 
+    def _store_merges(self) -> None:
+        """Households merged into another: their rows go (what they held is the survivor's now,
+        written with it), their timeline moves to the survivor, and their ids lead to it."""
+        if not self.merged:
+            return
+        for model in (LedgerHousehold, LedgerMember, LedgerBenefit, LedgerNeed):
+            self.repository.delete(model, self.gone)
+        self.repository.merge_households(self.merged, self.now)
+
     def _keep(self) -> None:
         assert self.cache is not None
-        self.cache.keep({h.household_id: (h.revision, h.settled()) for h in self.households.values()})
+        self.cache.keep({h: (self.stored[h].revision, household) for h, household in self.households.items() if h not in self.merged})
 
     def _store_parts(self, model: type[SQLModel], parts: list[Rows]) -> None:
         self.repository.save(model, [row for new, _ in parts for row in new], [row for _, changed in parts for row in changed])
 
-    def _household_rows(self, household: Household) -> Rows:
-        row = self._household_row(household)
-        return ([row], []) if household.is_new else ([], [row])
+    def _household_rows(self, household: Household, stored: Stored) -> Rows:
+        row = self._household_row(household, stored.revision)
+        return ([row], []) if stored.is_new else ([], [row])
 
-    def _household_row(self, household: Household) -> Row:
+    def _household_row(self, household: Household, revision: int) -> Row:
         profile = household.profile
         return {
             "household_id": household.household_id,
@@ -546,8 +511,9 @@ class Batch:
             "person_count": household.person_count,
             "profile_at": profile.as_of,
             "profile_event_id": profile.event_id,
-            "revision": household.revision,
+            "revision": revision,
             "updated_at": self.now,
+            "linked_households": "," + ",".join(sorted(household.linked)) + "," if household.linked else None,
         }
 
     def _state(self, household: Household) -> SerializedEvent:
@@ -567,11 +533,11 @@ class Batch:
                 "subdistrict": profile.subdistrict,
                 "category": profile.category,
                 "colour": profile.colour,
-                "programmes": programmes_held(household.ledger.benefits, self.now.date()),
-                "open_needs": sorted(n["need_id"] for n in household.needs.values() if n["status"] == "open"),
+                "programmes": household.programmes_held(self.now.date()),
+                "open_needs": household.open_needs(),
                 "person_count": household.person_count,
                 "as_of": self.now,
-                "received_this_year": received_in_year(household.ledger.benefits, self.now.year),
+                "received_this_year": household.received_in_year(self.now.year),
             },
         )
 
@@ -583,47 +549,47 @@ def _numbered_ids() -> Iterator[str]:
     return (f"{prefix}-{number}" for number in count())
 
 
+def _ids(listed: str | None) -> list[str]:
+    """The ids of a ',A,B,' column."""
+    return [part for part in listed.split(",") if part] if listed else []
+
+
 def _person(row: Row) -> Person:
     return Person(row["person_key"], row["display_name"], row["masked_resident_id"], row["birth_year"], row["sex"], row["relation"])
 
 
-def _member_rows(household: Household) -> Rows:
+def _split(household: Household, current: dict[str, Any], stored: dict[str, Any], to_row: Callable[[Any], Row]) -> Rows:
+    """Rows of the parts not stored before (to insert) and of those no longer the stored object (to update)."""
+    new: list[Row] = []
+    changed: list[Row] = []
+    for key, part in current.items():
+        before = stored.get(key)
+        if before is None:
+            new.append(to_row(part))
+        elif before is not part:
+            changed.append(to_row(part))
+    return new, changed
+
+
+def _member_rows(household: Household, stored: Stored) -> Rows:
     """The members a household report added or changed."""
-    new: list[Row] = []
-    changed: list[Row] = []
-    for key, person in (household.members or {}).items():
-        stored = household.stored_members.get(key)
-        if stored is None:
-            new.append(_member_row(household.household_id, person))
-        elif stored != person:
-            changed.append(_member_row(household.household_id, person))
-    return new, changed
+    current = household.members or {}
+    changed = {k: p for k, p in current.items() if stored.members.get(k) != p}
+    return _split(household, changed, stored.members, lambda person: _member_row(household.household_id, person))
 
 
-def _benefit_rows(household: Household) -> Rows:
+def _benefit_rows(household: Household, stored: Stored) -> Rows:
     """The benefits the batch's grants and changes touched (a change still pending has no row)."""
-    new: list[Row] = []
-    changed: list[Row] = []
-    for benefit_id in sorted(household.touched_benefits):
-        benefit = household.ledger.benefit(benefit_id)
-        if benefit is not None:
-            (changed if benefit_id in household.stored_benefits else new).append(_benefit_row(benefit))
-    return new, changed
+    return _split(household, household.benefits.current(), stored.benefits, _benefit_row)
 
 
-def _need_rows(household: Household) -> Rows:
+def _need_rows(household: Household, stored: Stored) -> Rows:
     """Needs recorded in the batch, and needs whose status the household's benefits changed."""
-    met = met_needs(household.ledger.benefits)
-    new: list[Row] = []
-    changed: list[Row] = []
-    for need_id, need in household.needs.items():
-        need["status"] = "met" if need_id in met else "open"
-        stored = household.stored_needs.get(need_id)
-        if stored is None:
-            new.append(need)
-        elif need_id in household.recorded_needs or stored != need["status"]:
-            changed.append(need)
-    return new, changed
+    return _split(household, household.needs, stored.needs, Need.to_row)
+
+
+def _alert_rows(household: Household, stored: Stored) -> Rows:
+    return _split(household, {a.alert_id: a for a in household.alerts}, stored.alerts, Alert.to_row)
 
 
 def _member_row(household_id: str, person: Person) -> Row:
@@ -653,7 +619,6 @@ def apply_batch(
     unit: WorkUnit,
     events: Sequence[Event],
     policy: StackingPolicy,
-    hub: HubSettings,
     publish: bool = True,
     cache: HouseholdCache | None = None,
 ) -> Outcome:
@@ -664,7 +629,10 @@ def apply_batch(
     are written with the state at commit; the households go back into the cache (if one is
     given) once the commit succeeded."""
     relevant = [e for e in events if isinstance(e, LEDGER_EVENTS) and e.household_id]
-    batch = Batch(unit, policy, hub, publish, cache)
+    batch = Batch(unit, policy, publish, cache)
+    # Events still keyed by a household merged in an earlier batch go to its survivor.
+    merged = batch.repository.aliases({e.household_id for e in relevant if e.household_id})
+    relevant = [e.model_copy(update={"household_id": merged[e.household_id]}) if e.household_id in merged else e for e in relevant]
     batch.outcome.ignored = len(events) - len(relevant)
     batch.load(relevant)
     # The events applied go into `ledger_event` as they are applied (see `inserting`).
@@ -674,4 +642,3 @@ def apply_batch(
             batch.apply(event)
     batch.store()
     return batch.outcome
-

@@ -1,17 +1,16 @@
 """The ledger's domain: benefits from every source, the stacking rules applied to them, and the
 household ledger that keeps them.
 
-Pure Python: no Kafka, no HTTP, no SQL. A handler loads a `HouseholdLedger` from its rows, calls
-one method, stores the ledger's records, and raises or closes alerts with `diff_alerts`.
+Pure Python: no Kafka, no HTTP, no SQL. The household aggregate (`households.Household`) holds a
+`HouseholdLedger`; alerts follow its conflicts (`alerts.follow`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
-from enum import Enum
 from itertools import combinations
 from typing import Any, Final, Literal, TypeAlias
 
@@ -33,6 +32,7 @@ ConflictKey: TypeAlias = str
 SOURCE_KINDS: Final = ("department", "charity")
 STATUSES: Final = ("active", "ended")
 ALERT_TEXT_LIMIT: Final = 500  # contracts.hub.AlertRaisedData.description
+HOUSEHOLD_SUBJECT: Final = "household"
 
 
 class LedgerError(ValueError):
@@ -243,23 +243,34 @@ def _event_order(occurred_at: datetime | None, event_id: str) -> tuple[datetime,
 
 @dataclass(frozen=True, kw_only=True)
 class Conflict:
-    """Benefits of one household that together break one stacking rule."""
+    """Benefits that together break one stacking rule: of one household, or of households that
+    share a member (`households`, sorted; `household_id` is the first, the one that holds the alert)."""
 
     rule_id: str
     severity: Severity
     household_id: str
     benefit_ids: tuple[str, ...]
     description: str
+    subject: str = HOUSEHOLD_SUBJECT  # the person it is about (person rules), or the household
+    window: str = ""  # the calendar period of a cap; empty for rules that compare periods
+    households: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Sorted and without repeats, so that the same conflict found twice has the same key.
         object.__setattr__(self, "benefit_ids", tuple(sorted(set(self.benefit_ids))))
         object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "households", tuple(sorted(set(self.households) | {self.household_id})))
 
     @property
     def conflict_key(self) -> ConflictKey:
-        """The identity of the alert this conflict raises: rule id and the benefits involved."""
+        """This exact conflict: rule id and the benefits involved."""
         return "|".join((self.rule_id, *self.benefit_ids))
+
+    @property
+    def alert_key(self) -> ConflictKey:
+        """The identity of the alert it raises: one alert is one conflict, the same rule about the
+        same person or household in the same period window, however many benefits join it."""
+        return f"{self.rule_id}|{self.subject}|{self.window}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -270,6 +281,26 @@ class Conflict:
             "benefit_ids": list(self.benefit_ids),
             "description": self.description,
         }
+
+
+def joined(conflicts: Iterable[Conflict]) -> list[Conflict]:
+    """The conflicts as alerts see them: those with the same alert key joined into one (their
+    benefits together), most severe first."""
+    by_key: dict[ConflictKey, list[Conflict]] = defaultdict(list)
+    for conflict in conflicts:
+        by_key[conflict.alert_key].append(conflict)
+    out = []
+    for parts in by_key.values():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        first = parts[0]
+        ids = {benefit_id for part in parts for benefit_id in part.benefit_ids}
+        households = {h for part in parts for h in part.households}
+        description = _clipped(f"{len(ids)} benefits conflict: " + " ".join(part.description for part in parts))
+        out.append(replace(first, benefit_ids=tuple(ids), description=description, household_id=min(households),
+                           households=tuple(households)))
+    return sorted(out, key=_conflict_order)
 
 
 def _conflict_order(conflict: Conflict) -> tuple[int, str, tuple[str, ...]]:
@@ -305,49 +336,76 @@ def check_grant(existing: Iterable[Benefit], proposed: Benefit, policy: Stacking
     ]
 
 
-def diff_alerts(
-    open_before: Iterable[ConflictKey], conflicts_now: Iterable[Conflict]
-) -> tuple[list[Conflict], list[ConflictKey]]:
-    """What to raise (conflicts with no open alert yet) and what to close (alerts whose conflict is gone)."""
-    before = set(open_before)
-    now = {conflict.conflict_key: conflict for conflict in conflicts_now}
-    raised = sorted((conflict for key, conflict in now.items() if key not in before), key=_conflict_order)
-    resolved = sorted(before - now.keys())
-    return raised, resolved
+def conflicts_across(
+    benefits: Iterable[Benefit], members: Mapping[str, Collection[str]], policy: StackingPolicy, household_rules: bool
+) -> list[Conflict]:
+    """The conflicts among the benefits of households that share a member (`members`: household
+    id -> its person keys) that span more than one of them. Person rules follow each person into
+    every household they are a member of; household rules take the households as one only when
+    `household_rules` (until staff decide they are two)."""
+
+    def same_scope(scope: Scope, one: Benefit, other: Benefit) -> bool:
+        if one.household_id == other.household_id:
+            return _same_scope(scope, one, other)
+        if scope is Scope.HOUSEHOLD:
+            return household_rules
+        if one.person_key is not None and other.person_key is not None:
+            return one.person_key == other.person_key
+        # A household-level benefit covers the members of its own household.
+        if one.person_key is not None:
+            return one.person_key in members.get(other.household_id, ())
+        if other.person_key is not None:
+            return other.person_key in members.get(one.household_id, ())
+        return True  # both households' benefits cover the member they share
+
+    found = _household_conflicts(benefits, policy, same_scope, caps=household_rules)
+    return sorted((c for c in found if len(c.households) > 1), key=_conflict_order)
 
 
-def _household_conflicts(benefits: Iterable[Benefit], policy: StackingPolicy) -> Iterator[Conflict]:
+ScopeCheck = Callable[[Scope, Benefit, Benefit], bool]
+
+
+def _household_conflicts(
+    benefits: Iterable[Benefit], policy: StackingPolicy, same_scope: ScopeCheck | None = None, caps: bool = True
+) -> Iterator[Conflict]:
     running = [b for b in benefits if b.in_effect]
     rules = policy.rules_covering(frozenset(b.programme for b in running))
     if not rules:
         return
+    scope = same_scope or _same_scope
     running.sort(key=lambda b: (b.period_start, b.benefit_id))
     for rule in rules:
         if isinstance(rule, ExclusiveRule):
-            yield from _exclusive_conflicts(rule, running)
+            yield from _exclusive_conflicts(rule, running, scope)
         elif isinstance(rule, OncePerPeriodRule):
-            yield from _repeat_conflicts(rule, running)
-        else:
+            yield from _repeat_conflicts(rule, running, scope)
+        elif caps:
             yield from _cap_conflicts(rule, running)
 
 
-def _exclusive_conflicts(rule: ExclusiveRule, benefits: Sequence[Benefit]) -> Iterator[Conflict]:
+def _exclusive_conflicts(rule: ExclusiveRule, benefits: Sequence[Benefit], same_scope: ScopeCheck) -> Iterator[Conflict]:
     covered = [benefit for benefit in benefits if rule.covers(benefit.programme)]
     for earlier, later in combinations(covered, 2):
-        if earlier.programme == later.programme or not _same_scope(rule.scope, earlier, later):
+        if earlier.programme == later.programme or not same_scope(rule.scope, earlier, later):
             continue
         if earlier.overlaps(later):
             detail = f"{_named(earlier)} and {_named(later)} both run from {later.period_start}"
-            yield _conflict(rule, (earlier, later), detail)
+            yield _conflict(rule, (earlier, later), detail, _subject(rule.scope, earlier, later))
 
 
-def _repeat_conflicts(rule: OncePerPeriodRule, benefits: Sequence[Benefit]) -> Iterator[Conflict]:
+def _repeat_conflicts(rule: OncePerPeriodRule, benefits: Sequence[Benefit], same_scope: ScopeCheck) -> Iterator[Conflict]:
     covered = [benefit for benefit in benefits if rule.covers(benefit.programme)]
     for earlier, later in combinations(covered, 2):
         days_apart = (later.period_start - earlier.period_start).days
-        if days_apart < rule.window_days and _same_scope(rule.scope, earlier, later):
+        if days_apart < rule.window_days and same_scope(rule.scope, earlier, later):
             detail = f"{_named(earlier)} and {_named(later)} start {days_apart} days apart"
-            yield _conflict(rule, (earlier, later), detail)
+            yield _conflict(rule, (earlier, later), detail, _subject(rule.scope, earlier, later))
+
+
+def _subject(scope: Scope, one: Benefit, other: Benefit) -> str:
+    if scope is Scope.PERSON:
+        return one.person_key or other.person_key or HOUSEHOLD_SUBJECT
+    return HOUSEHOLD_SUBJECT
 
 
 def _cap_conflicts(rule: AmountCapRule, benefits: Sequence[Benefit]) -> Iterator[Conflict]:
@@ -362,7 +420,7 @@ def _cap_conflicts(rule: AmountCapRule, benefits: Sequence[Benefit]) -> Iterator
                 f"{_yuan(total)} CNY in {period} from {len(granted)} grants, "
                 f"over the cap of {_yuan(rule.cap_fen)}"
             )
-            yield _conflict(rule, granted, detail)
+            yield _conflict(rule, granted, detail, window=period)
 
 
 def _same_scope(scope: Scope, one: Benefit, other: Benefit) -> bool:
@@ -384,28 +442,27 @@ def _yuan(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d}"
 
 
-def _conflict(rule: Rule, benefits: Sequence[Benefit], detail: str) -> Conflict:
-    description = f"{detail}. {rule.description}"
-    if len(description) > ALERT_TEXT_LIMIT:
-        description = description[: ALERT_TEXT_LIMIT - 1] + "…"
+def _conflict(rule: Rule, benefits: Sequence[Benefit], detail: str, subject: str = HOUSEHOLD_SUBJECT, window: str = "") -> Conflict:
+    households = {benefit.household_id for benefit in benefits}
     return Conflict(
         rule_id=rule.id,
         severity=rule.severity,
-        household_id=benefits[0].household_id,
+        household_id=min(households),
         benefit_ids=tuple(benefit.benefit_id for benefit in benefits),
-        description=description,
+        description=_clipped(f"{detail}. {rule.description}"),
+        subject=subject,
+        window=window,
+        households=tuple(households),
     )
 
 
+def _clipped(description: str) -> str:
+    if len(description) > ALERT_TEXT_LIMIT:
+        return description[: ALERT_TEXT_LIMIT - 1] + "…"
+    return description
+
+
 # --- the household ledger -------------------------------------------------------------------
-
-
-class _Unchanged(Enum):
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED: Final = _Unchanged.UNCHANGED
-Unchanged: TypeAlias = Literal[_Unchanged.UNCHANGED]
 
 
 class HouseholdLedger:
@@ -474,8 +531,9 @@ class HouseholdLedger:
     def benefit(self, benefit_id: str) -> Benefit | None:
         return self._benefits.get(benefit_id)
 
-    def has_seen(self, event_id: str) -> bool:
-        return event_id in self._event_ids
+    def current(self) -> dict[str, Benefit]:
+        """Every benefit as it stands now, by benefit id (a copy: a changed benefit is a new object)."""
+        return dict(self._benefits)
 
     def conflicts(self) -> list[Conflict]:
         """The conflicts open now among this household's benefits."""
@@ -491,77 +549,17 @@ class HouseholdLedger:
         self._take_grant(benefit)
         return self.conflicts()
 
-    def change(
-        self,
-        benefit_id: str,
-        *,
-        event_id: str,
-        occurred_at: datetime | None = None,
-        person_key: str | None | Unchanged = UNCHANGED,
-        amount_fen: int | None | Unchanged = UNCHANGED,
-        in_kind: str | None | Unchanged = UNCHANGED,
-        period_start: date | Unchanged = UNCHANGED,
-        period_end: date | None | Unchanged = UNCHANGED,
-        status: BenefitStatus | Unchanged = UNCHANGED,
-        need_id: str | None | Unchanged = UNCHANGED,
-    ) -> list[Conflict]:
-        """Set the fields given; the others keep their value."""
-        requested: dict[str, Any] = {
-            "person_key": person_key,
-            "amount_fen": amount_fen,
-            "in_kind": in_kind,
-            "period_start": period_start,
-            "period_end": period_end,
-            "status": status,
-            "need_id": need_id,
-        }
-        updates = {name: value for name, value in requested.items() if value is not UNCHANGED}
-        return self.apply(
-            BenefitChange(
-                event_id=event_id,
-                household_id=self.household_id,
-                benefit_id=benefit_id,
-                updates=updates,
-                occurred_at=occurred_at,
-            )
-        )
-
-    def end(
-        self, benefit_id: str, ended_on: date, *, event_id: str, occurred_at: datetime | None = None
-    ) -> list[Conflict]:
-        """End a benefit: `ended_on` is the last day it ran."""
-        return self.apply(
-            BenefitChange.ending(
-                event_id=event_id,
-                household_id=self.household_id,
-                benefit_id=benefit_id,
-                ended_on=ended_on,
-                occurred_at=occurred_at,
-            )
-        )
-
     def apply(self, change: BenefitChange) -> list[Conflict]:
-        """Apply a change record (a change or an end) as `change` and `end` do."""
+        """Apply a change record: a change of some fields, or an end (`BenefitChange.ending`)."""
         self._take_change(change)
         return self.conflicts()
 
-    # -- storing
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "household_id": self.household_id,
-            "grants": [grant.to_dict() for grant in self.grants],
-            "changes": [change.to_dict() for change in self.changes],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], policy: StackingPolicy) -> HouseholdLedger:
-        return cls(
-            data["household_id"],
-            policy,
-            grants=[Benefit.from_dict(grant) for grant in data.get("grants", ())],
-            changes=[BenefitChange.from_dict(change) for change in data.get("changes", ())],
-        )
+    def absorb(self, other: HouseholdLedger) -> None:
+        """Take every record of another household's ledger (hub households found to be one)."""
+        for grant in other.grants:
+            self._take_grant(replace(grant, household_id=self.household_id))
+        for change in other.changes:
+            self._take_change(replace(change, household_id=self.household_id))
 
     # -- inside
 

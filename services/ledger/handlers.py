@@ -35,7 +35,7 @@ class LedgerMetrics:
     def on(cls, registry: CollectorRegistry) -> LedgerMetrics:
         return cls(
             events=Counter("ledger_events", "Events seen by the ledger, by outcome", ["outcome"], registry=registry),
-            alerts=Counter("ledger_alerts", "Duplicate-service alerts raised or closed", ["change"], registry=registry),
+            alerts=Counter("ledger_alerts", "Duplicate-service alerts raised, updated or closed", ["change"], registry=registry),
         )
 
     def count(self, outcome: Outcome, unreadable: int) -> None:
@@ -43,6 +43,7 @@ class LedgerMetrics:
             self.events.labels(name).inc(getattr(outcome, name))
         self.events.labels("unreadable").inc(unreadable)
         self.alerts.labels("raised").inc(outcome.alerts_raised)
+        self.alerts.labels("updated").inc(outcome.alerts_updated)
         self.alerts.labels("closed").inc(outcome.alerts_closed)
 
 
@@ -61,7 +62,7 @@ def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
 
 def apply_and_commit(runtime: ServiceRuntime, events: Sequence[Event], policy: StackingPolicy, cache: HouseholdCache) -> Outcome:
     with runtime.unit_of_work() as unit:
-        outcome = apply_batch(unit, events, policy, runtime.settings.hub, cache=cache)
+        outcome = apply_batch(unit, events, policy, cache=cache)
         unit.commit()
     return outcome
 
@@ -80,7 +81,8 @@ def make_on_events(
         metrics.count(outcome, unreadable)
         log.info(
             "batch applied", events=len(events), applied=outcome.applied, duplicates=outcome.duplicates,
-            refused=outcome.refused, alerts_raised=outcome.alerts_raised, alerts_closed=outcome.alerts_closed,
+            refused=outcome.refused, alerts_raised=outcome.alerts_raised, alerts_updated=outcome.alerts_updated,
+            alerts_closed=outcome.alerts_closed,
             commit_seconds=round(time.perf_counter() - started, 3),
         )
         await runtime.relay.flush()

@@ -1,20 +1,22 @@
-"""What the ledger knows about a household besides its benefits: its profile as departments
-report it, its members, its needs, and the alerts its conflicts raised.
+"""The household: one aggregate that owns what the ledger knows about a hub household: its
+benefits (a `HouseholdLedger`), its profile as departments report it, its members, its needs, and
+the alerts its conflicts raised.
 
-Pure Python, like `domain.py`: the handler gives plain values in and stores what comes out.
+Pure Python, like `domain.py`: the batch loads households, calls their methods and stores them.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from contracts.catalogue import PROGRAMMES
-from services.ledger.domain import Benefit, ConflictKey
+from services.ledger.alerts import Alert, AlertChanges, follow
+from services.ledger.domain import Benefit, BenefitChange, Conflict, HouseholdLedger
 
+OPEN, MET, CLOSED = "open", "met", "closed"  # a need's status
 PROFILE_FIELDS: Final = ("district", "subdistrict", "category", "colour", "income_fen")
 
 
@@ -96,7 +98,153 @@ def met_needs(benefits: Iterable[Benefit]) -> set[str]:
     return {benefit.need_id for benefit in benefits if benefit.need_id and benefit.in_effect}
 
 
-def alert_id(household_id: str, conflict_key: ConflictKey, ordinal: int) -> str:
-    """The same conflict raised for the n-th time in a household has the same id on every replay."""
-    digest = hashlib.sha256(f"{household_id}\x1f{conflict_key}\x1f{ordinal}".encode()).hexdigest()
-    return f"A-{digest[:24]}"
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    """A need a department assessed; `status` is open, met (a benefit names it) or closed."""
+
+    need_id: str
+    household_id: str
+    department: str
+    category: str
+    description: str
+    urgency: int
+    assessed_on: date
+    person_key: str | None
+    status: str
+    event_id: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Need:
+        return cls(**row)
+
+    def to_row(self) -> dict[str, Any]:
+        return dict(self.__dict__)  # shallow: dataclasses.asdict deep-copies, a tenth of a batch
+
+
+@dataclass(eq=False)
+class Household:
+    """One hub household and everything the ledger keeps about it."""
+
+    household_id: str
+    benefits: HouseholdLedger
+    profile: Profile = field(default_factory=Profile)
+    members: dict[str, Person] | None = None  # None: not read (a batch reads them only when a report may change them)
+    person_count: int = 0
+    needs: dict[str, Need] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    applied: set[str] = field(default_factory=set)  # ids of the events applied to it
+    linked: frozenset[str] = frozenset()  # households that share a member with it
+
+    def has_applied(self, event_id: str) -> bool:
+        return event_id in self.applied
+
+    def mark_applied(self, event_id: str) -> None:
+        self.applied.add(event_id)
+
+    # -- what departments report
+
+    def report(self, profile: Profile, people: Iterable[Person]) -> None:
+        """A department's report of the household: profile merged in time order, members joined."""
+        merged = self.profile.merge(profile)
+        newer = merged.event_id == profile.event_id
+        self.profile = merged
+        self.members = merge_members(self.members or {}, people, newer)
+        self.person_count = len(self.members)
+
+    def record_need(self, need: Need) -> None:
+        """A need assessed (again); one the department already closed stays closed."""
+        known = self.needs.get(need.need_id)
+        self.needs[need.need_id] = replace(need, status=CLOSED) if known is not None and known.status == CLOSED else need
+
+    def close_need(self, need: Need) -> None:
+        """The department closed the need (withdrawn, or met outside the hub): no longer open.
+        A closure that arrives before the need is kept as the need, closed, until it arrives."""
+        known = self.needs.get(need.need_id)
+        self.needs[need.need_id] = replace(known if known is not None else need, status=CLOSED)
+
+    def grant(self, benefit: Benefit) -> list[Conflict]:
+        return self.benefits.grant(benefit)
+
+    def change(self, change: BenefitChange) -> list[Conflict]:
+        return self.benefits.apply(change)
+
+    # -- what intake found out
+
+    def absorb(self, other: Household, now: datetime, note: str) -> list[Alert]:
+        """Another hub household proved to be this one: its benefits, needs, members and alerts
+        become this household's. Returns its alerts that closed because this household already
+        had an active alert for the same conflict (which takes their evidence when rules are
+        re-checked)."""
+        self.benefits.absorb(other.benefits)
+        self.profile = self.profile.merge(other.profile)
+        for need_id, need in other.needs.items():
+            self.needs.setdefault(need_id, replace(need, household_id=self.household_id))
+        if other.members:
+            self.members = {**{k: p for k, p in other.members.items()}, **(self.members or {})}
+            self.person_count = len(self.members)
+        active = {alert.conflict_key for alert in self.alerts if alert.active}
+        closed: list[Alert] = []
+        for alert in other.alerts:
+            moved = replace(alert, household_id=self.household_id)
+            if moved.active and moved.conflict_key in active:
+                moved = moved.closed_by_ledger(now, note)
+                closed.append(moved)
+            self.alerts.append(moved)
+        self.applied |= other.applied
+        self.linked = (self.linked | other.linked) - {self.household_id, other.household_id}
+        return closed
+
+    def rekey_person(self, survivor: str, merged: set[str]) -> list[str]:
+        """Persons found to be one: members under a merged key become the survivor; returns the
+        benefits still under a merged key (to change by a record, so a rebuild does the same)."""
+        if self.members:
+            for key in sorted(merged & self.members.keys()):
+                person = self.members.pop(key)
+                self.members.setdefault(survivor, replace(person, person_key=survivor))
+            self.person_count = len(self.members)
+        return [b.benefit_id for b in self.benefits.benefits if b.person_key in merged]
+
+    # -- alerts
+
+    def follow_conflicts(
+        self, conflicts: list[Conflict], cause_event_id: str, now: datetime, note: str = "",
+        find: Callable[[str], Benefit | None] | None = None,
+    ) -> AlertChanges:
+        """Its alerts brought in line with the conflicts it holds now; `find` looks up benefits of
+        conflicts that span households (its own, by default)."""
+        if not conflicts and not any(alert.active for alert in self.alerts):
+            return AlertChanges()  # nothing open before or now: most events
+        lookup = find or self.benefits.benefit
+
+        def listing(conflict: Conflict) -> list[dict[str, Any]]:
+            return _listed(lookup(benefit_id) for benefit_id in conflict.benefit_ids)
+
+        return follow(self.alerts, self.household_id, self.profile.district, conflicts, listing, cause_event_id, now, note)
+    # -- what it holds
+
+    def settle_needs(self) -> None:
+        """Each need's status as the benefits now say: met once a benefit names it."""
+        met = met_needs(self.benefits.benefits)
+        for need_id, need in self.needs.items():
+            if need.status == CLOSED:
+                continue
+            status = MET if need_id in met else OPEN
+            if need.status != status:
+                self.needs[need_id] = replace(need, status=status)
+
+    def open_needs(self) -> list[str]:
+        return sorted(need_id for need_id, need in self.needs.items() if need.status == OPEN)
+
+    def programmes_held(self, on: date) -> list[str]:
+        return programmes_held(self.benefits.benefits, on)
+
+    def received_in_year(self, year: int) -> list[dict[str, Any]]:
+        return received_in_year(self.benefits.benefits, year)
+
+
+def _listed(benefits: Iterable[Benefit | None]) -> list[dict[str, Any]]:
+    return [
+        {"benefit_id": b.benefit_id, "programme": b.programme, "source": b.source, "source_kind": b.source_kind}
+        for b in benefits
+        if b is not None
+    ]

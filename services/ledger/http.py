@@ -8,7 +8,8 @@ every view and decision is written to the append-only audit trail. Charity keys 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
@@ -16,27 +17,21 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from contracts.catalogue import PROGRAMMES
 from contracts.envelope import CODE_PATTERN, utc_now
-from contracts.hub import DuplicateServiceAlertDecided
-from contracts.topics import ALERTS
 from kit.auth import Principal, require
 from kit.http import unprocessable
 from kit.outbox import OutboxRelay, UnitOfWork
-from services.ledger.batch import ledger_from_records
-from services.ledger.domain import Benefit, Conflict, HouseholdLedger
+from services.ledger import pre_grant, review
+from services.ledger.alerts import AlertAlreadyDecided, AlertError
+from services.ledger.domain import Conflict
 from services.ledger.identity import is_well_formed, person_key
+from services.ledger.persons import SharedPersonAlreadyDecided, SharedPersonError
 from services.ledger.policy import StackingPolicy
-from services.ledger.repository import (
-    AlertFilter,
-    LedgerAlert,
-    LedgerAudit,
-    LedgerMember,
-    LedgerNeed,
-    LedgerRepository,
-)
+from services.ledger.pre_grant import Proposal
+from services.ledger.repository import AlertFilter, LedgerRepository
 from services.ledger.statistics import (
     BAND_FIGURES,
     DEFAULT_MIN_CELL,
@@ -49,7 +44,6 @@ from services.ledger.statistics import (
     suppress_small_cells,
 )
 
-PROPOSED_ID = "PROPOSED"
 # Bounds on what a caller may ask for: beyond them the answer is a 422 naming the field, never a
 # 500 from a date or an integer the database or the calendar cannot hold.
 MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
@@ -71,21 +65,14 @@ class LedgerContext:
 Department = Annotated[Principal, Depends(require("department", "staff"))]
 
 
-@dataclass(frozen=True)
-class Reviewer(Principal):
-    """A staff key, and the person acting through it (the staff web front names them)."""
-
-    acting_user: str | None = None
-
-
 async def _reviewer(
     principal: Annotated[Principal, Depends(require("staff"))],
     acting_user: Annotated[str | None, Header(alias="X-Acting-User", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")] = None,
-) -> Reviewer:
-    return Reviewer(principal.id, principal.role, principal.department, acting_user)
+) -> review.Reviewer:
+    return review.Reviewer(principal.id, principal.role, principal.department, acting_user)
 
 
-Staff = Annotated[Reviewer, Depends(_reviewer)]
+Staff = Annotated[review.Reviewer, Depends(_reviewer)]
 
 
 # --- shapes ------------------------------------------------------------------------------------
@@ -126,8 +113,11 @@ class ConflictOut(BaseModel):
 
 class PreGrantAnswer(BaseModel):
     allowed: bool
-    household_id: str | None
+    household_id: str | None = Field(description="The first of households_checked (by id)")
     known_household: bool
+    households_checked: list[str] = Field(
+        default_factory=list, description="Every hub household the person is a member of, by id: all were checked together"
+    )
     programme: str
     policy_version: str
     conflicts: list[ConflictOut]
@@ -141,6 +131,20 @@ class Decision(BaseModel):
         min_length=3, max_length=1000,
         description="For a confirmed duplicate: how the overpayment is recovered; when justified: why",
     )
+
+
+class HouseholdsDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["one_household", "two_households"]
+    belongs_to: str | None = Field(default=None, max_length=64, description="With two_households: the person's household")
+    note: str = Field(min_length=3, max_length=1000, description="What the joint meeting found")
+
+    @model_validator(mode="after")
+    def _belongs_to_with_two(self) -> HouseholdsDecision:
+        if self.decision == "two_households" and not self.belongs_to:
+            raise ValueError("two_households needs belongs_to: the household the person belongs to")
+        return self
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -171,10 +175,10 @@ def _pre_grant_router(context: LedgerContext) -> APIRouter:
             try:
                 answer = check_pre_grant(repository, context, query, caller)
             except HTTPException:  # a household the ledger does not have: looked at all the same
-                _audit_pre_grant(repository, caller, query, query.household_id, known=False, context=context)
+                _audit_pre_grant(repository, caller, query, [], context)
                 session.commit()
                 raise
-            _audit_pre_grant(repository, caller, query, answer.household_id, answer.known_household, context)
+            _audit_pre_grant(repository, caller, query, answer.households_checked, context)
             session.commit()
             return answer
 
@@ -182,52 +186,48 @@ def _pre_grant_router(context: LedgerContext) -> APIRouter:
 
 
 def check_pre_grant(repository: LedgerRepository, context: LedgerContext, query: PreGrantQuery, caller: Principal) -> PreGrantAnswer:
-    household_id, person = query.household_id, query.person_key
+    proposal = Proposal(
+        programme=query.programme, source=caller.department or caller.id, person_key=query.person_key,
+        amount_fen=query.amount_fen, period_start=query.period_start, period_end=query.period_end,
+    )
     if query.resident_id is not None:
         person = person_key(query.resident_id, context.person_key_secret)
-        household_id = repository.household_of_person(person)
-    if household_id is None:  # a person the hub has never seen holds nothing
-        return PreGrantAnswer(allowed=True, household_id=None, known_household=False, programme=query.programme,
-                              policy_version=context.policy.version, conflicts=[])
-    records = repository.benefit_records([household_id]).get(household_id, [])
-    if not records and repository.household(household_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
-    ledger = ledger_from_records(household_id, records, context.policy)
-    proposed = Benefit(
-        benefit_id=PROPOSED_ID, household_id=household_id, programme=query.programme,
-        source=caller.department or caller.id, source_kind="department", person_key=person,
-        amount_fen=query.amount_fen, period_start=query.period_start, period_end=query.period_end, event_id="pre-grant-check",
-    )
-    conflicts = ledger.check_grant(proposed)
+        result = pre_grant.check_person(repository, context.policy, person, proposal)
+    else:
+        try:
+            result = pre_grant.check_household(repository, context.policy, query.household_id or "", proposal)
+        except review.NotFound as error:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     return PreGrantAnswer(
-        allowed=not conflicts, household_id=household_id, known_household=True, programme=query.programme,
-        policy_version=context.policy.version, conflicts=[_conflict_out(c, ledger, proposed) for c in conflicts],
+        allowed=result.allowed, household_id=result.households[0] if result.households else None,
+        known_household=bool(result.households), households_checked=result.households, programme=query.programme,
+        policy_version=context.policy.version, conflicts=[_conflict_out(c, result) for c in result.conflicts],
     )
 
 
 def _audit_pre_grant(
-    repository: LedgerRepository, caller: Principal, query: PreGrantQuery, household_id: str | None, known: bool,
-    context: LedgerContext,
+    repository: LedgerRepository, caller: Principal, query: PreGrantQuery, checked: list[str], context: LedgerContext,
 ) -> None:
     """Every check is audited like a review view: a check by resident ID number can otherwise be
     used to learn whom the hub knows. The number itself is not kept, only its person key."""
     by_number = query.resident_id is not None
     person = person_key(query.resident_id, context.person_key_secret) if by_number else query.person_key  # type: ignore[arg-type]
-    _audit(repository, caller, "pre_grant_check", "household", household_id or f"person:{person or '-'}", {
+    target = checked[0] if checked else query.household_id or f"person:{person or '-'}"
+    review.write_audit(repository, caller, "pre_grant_check", "household", target, {
         "department": caller.department, "programme": query.programme, "named_by": "resident_id" if by_number else "household_id",
-        "person_key": person, "known_household": known,
+        "person_key": person, "known_household": bool(checked), "households_checked": checked,
     })
 
 
-def _conflict_out(conflict: Conflict, ledger: HouseholdLedger, proposed: Benefit) -> ConflictOut:
+def _conflict_out(conflict: Conflict, result: pre_grant.PreGrantResult) -> ConflictOut:
     benefits = []
     for benefit_id in conflict.benefit_ids:
-        benefit = proposed if benefit_id == PROPOSED_ID else ledger.benefit(benefit_id)
+        benefit = result.benefits.get(benefit_id)
         if benefit is not None:
             benefits.append({
                 "benefit_id": benefit.benefit_id, "programme": benefit.programme, "source": benefit.source,
                 "source_kind": benefit.source_kind, "period_start": benefit.period_start, "period_end": benefit.period_end,
-                "proposed": benefit is proposed,
+                "proposed": benefit_id == pre_grant.PROPOSED_ID, "household_id": benefit.household_id,
             })
     return ConflictOut(rule_id=conflict.rule_id, severity=str(conflict.severity), description=conflict.description, benefits=benefits)
 
@@ -256,38 +256,56 @@ def _review_router(context: LedgerContext) -> APIRouter:
             raised_after=now - timedelta(days=max_age_days) if max_age_days is not None else None,
         )
         with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            alerts = [_alert_out(a) for a in repository.find_alerts(filters)]
-            _audit(repository, reviewer, "list_alerts", "alerts", "*", filters.model_dump(exclude_none=True, mode="json"))
-            session.commit()
+            alerts = review.list_alerts(session, filters, reviewer)
             return {"alerts": alerts, "count": len(alerts), "limit": limit, "offset": offset}
 
     @router.get("/alerts/{alert_id}", summary="One alert")
     def show_alert(alert_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
-        with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            shown = _alert_out(_existing_alert(repository, alert_id))
-            _audit(repository, reviewer, "view_alert", "alert", alert_id, {})
-            session.commit()
-            return shown
+        with Session(context.engine) as session, _translated():
+            return review.show_alert(session, alert_id, reviewer)
 
     @router.post(
         "/alerts/{alert_id}/decision", summary="Record the joint meeting's decision on an alert",
         responses={409: {"description": "The alert was already decided"}},
     )
     async def decide(alert_id: Annotated[str, _code_path()], decision: Decision, reviewer: Staff) -> dict[str, Any]:
-        decided = await asyncio.to_thread(record_decision, context, alert_id, decision, reviewer)
+        with _translated():
+            decided = await asyncio.to_thread(
+                review.record_decision, context.unit_of_work, alert_id, decision.decision, decision.note, reviewer
+            )
         await context.relay.flush()
         return decided
 
     @router.get("/households/{household_id}", summary="A household's full ledger and timeline")
     def show_household(household_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
+        with Session(context.engine) as session, _translated():
+            return review.show_household(session, household_id, reviewer)
+
+    @router.get("/shared-persons", summary="Persons recorded in two hub households, for the joint meeting")
+    def list_shared_persons(
+        reviewer: Staff,
+        item_status: Annotated[Literal["open", "one_household", "two_households"] | None, Query(alias="status")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> dict[str, Any]:
         with Session(context.engine) as session:
-            repository = LedgerRepository(session)
-            view = household_view(repository, household_id)
-            _audit(repository, reviewer, "view_household", "household", household_id, {})
-            session.commit()
-            return view
+            items = review.list_shared_persons(session, item_status, reviewer, limit, offset)
+            return {"items": items, "count": len(items), "limit": limit, "offset": offset}
+
+    @router.get("/shared-persons/{item_id}", summary="One person in two households")
+    def show_shared_person(item_id: Annotated[str, _code_path()], reviewer: Staff) -> dict[str, Any]:
+        with Session(context.engine) as session, _translated():
+            return review.show_shared_person(session, item_id, reviewer)
+
+    @router.post(
+        "/shared-persons/{item_id}/decision", summary="One household, or two (and which the person belongs to)",
+        responses={404: {"description": "No such item"}, 409: {"description": "The item was already decided"}},
+    )
+    def decide_shared_person(item_id: Annotated[str, _code_path()], decision: HouseholdsDecision, reviewer: Staff) -> dict[str, Any]:
+        with _translated():
+            return review.decide_shared_person(
+                context.unit_of_work, item_id, decision.decision, decision.belongs_to, decision.note, reviewer
+            )
 
     @router.get("/audit", summary="The audit trail: who viewed or decided what, newest first")
     def audit_trail(
@@ -297,8 +315,7 @@ def _review_router(context: LedgerContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> dict[str, Any]:
         with Session(context.engine) as session:
-            entries = LedgerRepository(session).audit_trail(target_id, actor, limit)
-            return {"entries": [e.model_dump(mode="json") for e in entries]}
+            return {"entries": review.audit_trail(session, target_id, actor, limit)}
 
     return router
 
@@ -307,61 +324,21 @@ def _code_path() -> Any:
     return Path(pattern=CODE_PATTERN, max_length=64)
 
 
-def _existing_alert(repository: LedgerRepository, alert_id: str) -> LedgerAlert:
-    alert = repository.alert(alert_id)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    return alert
-
-
-def _audit(repository: LedgerRepository, who: Principal, action: str, target_type: str, target_id: str, detail: dict[str, Any]) -> None:
-    if isinstance(who, Reviewer) and who.acting_user:
-        detail = {**detail, "acting_user": who.acting_user}
-    repository.add_audit(LedgerAudit(
-        at=utc_now(), actor=who.id, role=who.role, action=action, target_type=target_type, target_id=target_id, detail=detail,
-    ))
-
-
-def _alert_out(alert: LedgerAlert) -> dict[str, Any]:
-    shown = alert.model_dump(mode="json", exclude={"conflict_key"})
-    shown["programmes"] = [p for p in alert.programmes.split(",") if p]
-    return shown
-
-
-def record_decision(context: LedgerContext, alert_id: str, decision: Decision, reviewer: Principal) -> dict[str, Any]:
-    with context.unit_of_work() as unit:
-        repository = LedgerRepository(unit.session)
-        alert = _existing_alert(repository, alert_id)
-        if alert.status not in ("open", "resolved"):
-            raise HTTPException(status.HTTP_409_CONFLICT, f"alert {alert_id} was already decided: {alert.status} by {alert.decided_by}")
-        now = utc_now()
-        alert.status, alert.decision_note, alert.decided_by, alert.decided_at = decision.decision, decision.note, reviewer.id, now
-        repository.touch(alert.household_id)  # a copy the ledger keeps in memory is stale now
-        _audit(repository, reviewer, "decide_alert", "alert", alert_id, {"decision": decision.decision})
-        unit.emit(ALERTS, DuplicateServiceAlertDecided(
-            source="ledger", household_id=alert.household_id,
-            data={"alert_id": alert_id, "decision": decision.decision, "note": decision.note, "decided_by": reviewer.id, "decided_at": now},
-        ), key=alert.household_id)
-        unit.commit()
-        return _alert_out(alert)
-
-
-def household_view(repository: LedgerRepository, household_id: str) -> dict[str, Any]:
-    household = repository.household(household_id)
-    if household is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"household {household_id} is not in the ledger")
-    session = repository.session
-    members = session.exec(select(LedgerMember).where(LedgerMember.household_id == household_id)).all()
-    needs = session.exec(select(LedgerNeed).where(LedgerNeed.household_id == household_id)).all()
-    alerts = session.exec(select(LedgerAlert).where(LedgerAlert.household_id == household_id)).all()
-    return {
-        "household": household.model_dump(mode="json"),
-        "members": [m.model_dump(mode="json", exclude={"household_id"}) for m in members],
-        "benefits": [b.model_dump(mode="json", exclude={"household_id"}) for b in repository.benefits_of(household_id)],
-        "needs": [n.model_dump(mode="json", exclude={"household_id"}) for n in needs],
-        "alerts": [_alert_out(a) for a in alerts],
-        "timeline": [e.model_dump(mode="json", exclude={"household_id"}) for e in repository.timeline(household_id)],
-    }
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The review use cases' errors as HTTP answers."""
+    try:
+        yield
+    except review.NotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except AlertAlreadyDecided as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except AlertError as error:
+        raise unprocessable(["body", "decision"], str(error)) from None
+    except SharedPersonAlreadyDecided as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    except SharedPersonError as error:
+        raise unprocessable(["body", "belongs_to"], str(error)) from None
 
 
 def _statistics_router(context: LedgerContext) -> APIRouter:

@@ -18,20 +18,21 @@ import sqlalchemy as sa
 import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from contracts.hub import HUB_EVENTS, DuplicateServiceAlertDecided
+from contracts.hub import HUB_EVENTS, DuplicateServiceAlertDecided, DuplicateServiceAlertUpdated
 from contracts.topics import ALERTS, CANONICAL, MATCHES, Topic
 from kit.database import make_engine, migrate
 from kit.errors import StartupError
 from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
+from services.ledger.alerts import Alert
 from services.ledger.batch import HouseholdCache, Outcome, apply_batch
 from services.ledger.policy import DEFAULT_POLICY_PATH, StackingPolicy, load_policy
-from services.ledger.repository import LedgerAlert, LedgerEvent
+from services.ledger.repository import LedgerAlert, LedgerEvent, LedgerRepository
 from services.ledger.settings import LedgerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-REVIEW_DECISIONS = ("confirmed_duplicate", "justified")
 QUIET_POLLS = 4  # x 250 ms
 
 
@@ -47,7 +48,7 @@ async def replay(hub: HubSettings, engine: Engine, policy: StackingPolicy, batch
             except ValueError:
                 continue  # counted and logged by the live service; never applied there either
         with UnitOfWork(engine, hub) as unit:
-            outcome = apply_batch(unit, events, policy, hub, publish=False, cache=cache)
+            outcome = apply_batch(unit, events, policy, publish=False, cache=cache)
             unit.commit()
         for name in vars(total):
             setattr(total, name, getattr(total, name) + getattr(outcome, name))
@@ -56,16 +57,25 @@ async def replay(hub: HubSettings, engine: Engine, policy: StackingPolicy, batch
 
 
 async def _restore_decisions(hub: HubSettings, engine: Engine) -> None:
-    table = LedgerAlert.__table__  # type: ignore[attr-defined]
     async for records in _read_to_end(hub, [ALERTS], 5000):
-        with engine.begin() as connection:
+        with Session(engine) as session:
+            repository = LedgerRepository(session)
             for value in records:
                 event = HUB_EVENTS.parse(value)
-                if isinstance(event, DuplicateServiceAlertDecided) and event.data.decision in REVIEW_DECISIONS:
-                    connection.execute(sa.update(table).where(table.c.alert_id == event.data.alert_id).values(
-                        status=event.data.decision, decision_note=event.data.note,
-                        decided_by=event.data.decided_by, decided_at=event.data.decided_at,
-                    ))
+                if not isinstance(event, DuplicateServiceAlertDecided | DuplicateServiceAlertUpdated):
+                    continue
+                stored = repository.alert(event.data.alert_id)
+                if stored is None:
+                    continue
+                alert = Alert.from_row(stored.model_dump())
+                if isinstance(event, DuplicateServiceAlertUpdated):
+                    restored = alert.restored_requeue() if event.data.new_evidence_since_decision else alert
+                else:
+                    data = event.data
+                    restored = alert.restored(data.decision, data.note, data.decided_by, data.decided_at)
+                repository.update(LedgerAlert, [restored.to_row()])
+                session.expire_all()  # the next read of this alert sees the update
+            session.commit()
 
 
 async def _read_to_end(hub: HubSettings, topics: list[Topic], batch_size: int) -> Any:

@@ -36,6 +36,7 @@ class LedgerHousehold(SQLModel, table=True):
     profile_event_id: str | None = Field(default=None, max_length=128)
     revision: int = Field(default=0, description="Raised by every write to the household's rows")
     updated_at: datetime
+    linked_households: str | None = Field(default=None, sa_type=sa.Text, description="',A,B,': households sharing a member with it")
 
 
 class LedgerMember(SQLModel, table=True):
@@ -122,6 +123,37 @@ class LedgerAlert(SQLModel, table=True):
     decision_note: str | None = Field(default=None, max_length=1000)
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = None
+    new_evidence: bool = Field(default=False, description="Decided, then new conflicting benefits joined: back in the queue")
+    updated_at: datetime | None = Field(default=None, description="When its evidence last changed")
+
+
+class LedgerSharedPerson(SQLModel, table=True):
+    """A person recorded in two hub households: the joint meeting's review item (persons.SharedPerson)."""
+
+    __tablename__ = "ledger_shared_person"
+
+    item_id: str = Field(primary_key=True, max_length=64)
+    person_key: str = Field(max_length=64, index=True)
+    first_household: str = Field(max_length=64)
+    second_household: str = Field(max_length=64)
+    status: str = Field(max_length=16, index=True)
+    raised_at: datetime
+    raised_by_event: str = Field(max_length=128)
+    belongs_to: str | None = Field(default=None, max_length=64)
+    decision_note: str | None = Field(default=None, max_length=1000)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = None
+
+
+class LedgerHouseholdAlias(SQLModel, table=True):
+    """A hub household merged into another: events still keyed by it go to the survivor."""
+
+    __tablename__ = "ledger_household_alias"
+
+    merged_id: str = Field(primary_key=True, max_length=64)
+    surviving_id: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    merged_at: datetime
 
 
 class LedgerAudit(SQLModel, table=True):
@@ -185,6 +217,68 @@ class LedgerRepository:
         table = _table(LedgerEvent)
         record = sa.case((table.c.benefit_id.is_not(None), table.c.record), else_=sa.null()).label("record")
         return _grouped(self.rows(LedgerEvent, household_ids, sa.select(table.c.household_id, table.c.event_id, record)))
+
+    def memberships(self, person_keys: Collection[str] = (), household_ids: Collection[str] = ()) -> list[tuple[str, str]]:
+        """(person key, household id) of every membership of these persons, and of every member
+        of these households: the person -> households index a batch needs, in one query."""
+        table = _table(LedgerMember)
+        where = []
+        if person_keys:
+            where.append(among(table.c.person_key, sorted(person_keys), self._dialect))
+        if household_ids:
+            where.append(among(table.c.household_id, sorted(household_ids), self._dialect))
+        if not where:
+            return []
+        query = sa.select(table.c.person_key, table.c.household_id).where(sa.or_(*where))
+        return [(person_key, household_id) for person_key, household_id in self.session.execute(query)]
+
+    def two_households(self, household_ids: Collection[str]) -> set[frozenset[str]]:
+        """Pairs of these households that staff decided are two households."""
+        table = _table(LedgerSharedPerson)
+        query = sa.select(table.c.first_household, table.c.second_household).where(
+            table.c.status == "two_households", among(table.c.first_household, sorted(household_ids), self._dialect))
+        return {frozenset(pair) for pair in self.session.execute(query)}
+
+    def aliases(self, household_ids: Collection[str]) -> dict[str, str]:
+        """Merged household id -> the surviving one, for those of these ids that were merged."""
+        if not household_ids:
+            return {}
+        table = _table(LedgerHouseholdAlias)
+        query = sa.select(table.c.merged_id, table.c.surviving_id).where(among(table.c.merged_id, sorted(household_ids), self._dialect))
+        return dict(self.session.execute(query).all())  # type: ignore[arg-type]
+
+    def households_of_person(self, person_key: str) -> list[str]:
+        """Every household the person is a member of, by id: the same answer every time."""
+        query = select(LedgerMember.household_id).where(LedgerMember.person_key == person_key).order_by(col(LedgerMember.household_id))
+        return list(self.session.exec(query))
+
+    def insert_new(self, model: type[SQLModel], rows: Sequence[Row]) -> None:
+        """Insert the rows whose primary key is not stored yet; the others are left as they are."""
+        insert_rows(self.session.connection(), _table(model), rows, ignore_conflicts=True)
+
+    def delete(self, model: type[SQLModel], household_ids: Collection[str]) -> None:
+        if household_ids:
+            table = _table(model)
+            self.session.execute(sa.delete(table).where(among(table.c.household_id, sorted(household_ids), self._dialect)))
+
+    def delete_members(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Members no longer in their household (a person merged into another key): (household, person)."""
+        table = _table(LedgerMember)
+        for household_id, person_key in keys:
+            self.session.execute(sa.delete(table).where(table.c.household_id == household_id, table.c.person_key == person_key))
+
+    def merge_households(self, merged: dict[str, str], now: datetime) -> None:
+        """Merged household id -> survivor: timelines move, and every id that led to a merged one
+        (or is one) leads to its survivor from now on."""
+        events, aliases = _table(LedgerEvent), _table(LedgerHouseholdAlias)
+        for merged_id, surviving_id in merged.items():
+            # An event both households applied (a person merge recorded in each) is kept once.
+            kept = sa.select(events.c.event_id).where(events.c.household_id == surviving_id).scalar_subquery()
+            self.session.execute(sa.delete(events).where(events.c.household_id == merged_id, events.c.event_id.in_(kept)))
+            self.session.execute(sa.update(events).where(events.c.household_id == merged_id).values(household_id=surviving_id))
+            self.session.execute(sa.update(aliases).where(aliases.c.surviving_id == merged_id).values(surviving_id=surviving_id))
+        rows = [{"merged_id": m, "surviving_id": s, "event_id": "", "merged_at": now} for m, s in merged.items()]
+        insert_rows(self.session.connection(), aliases, rows, ignore_conflicts=True)
 
     def rows(self, model: type[SQLModel], household_ids: Collection[str], query: sa.Select[Any] | None = None) -> list[Row]:
         """The rows of `model` (or of `query` over it) that belong to these households."""
@@ -258,10 +352,6 @@ class LedgerRepository:
     def household(self, household_id: str) -> LedgerHousehold | None:
         return self.session.get(LedgerHousehold, household_id)
 
-    def household_of_person(self, person_key: str) -> str | None:
-        query = select(LedgerMember.household_id).where(LedgerMember.person_key == person_key).limit(1)
-        return self.session.exec(query).first()
-
     def timeline(self, household_id: str) -> list[LedgerEvent]:
         query = (
             select(LedgerEvent)
@@ -293,6 +383,13 @@ class LedgerRepository:
             query = query.where(col(LedgerAlert.raised_at) >= filters.raised_after)
         query = query.order_by(col(LedgerAlert.raised_at).desc(), col(LedgerAlert.alert_id))
         return list(self.session.exec(query.offset(filters.offset).limit(filters.limit)))
+
+    def shared_persons(self, status: str | None, limit: int, offset: int) -> list[LedgerSharedPerson]:
+        query = select(LedgerSharedPerson)
+        if status:
+            query = query.where(LedgerSharedPerson.status == status)
+        query = query.order_by(col(LedgerSharedPerson.raised_at).desc(), col(LedgerSharedPerson.item_id))
+        return list(self.session.exec(query.offset(offset).limit(limit)))
 
     def audit_trail(self, target_id: str | None, actor: str | None, limit: int) -> list[LedgerAudit]:
         query = select(LedgerAudit)

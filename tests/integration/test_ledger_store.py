@@ -4,6 +4,7 @@ and the statistics queries run on both."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -19,6 +20,7 @@ from contracts.hub import (
     BenefitStopped,
     HouseholdRecorded,
     MatchFulfilled,
+    NeedClosed,
     NeedRecorded,
 )
 from kit.auth import Principal
@@ -27,7 +29,8 @@ from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
 from services.ledger.app import MIGRATIONS
 from services.ledger.batch import Batch, HouseholdCache, Outcome, apply_batch
-from services.ledger.http import Decision, LedgerContext, PreGrantQuery, check_pre_grant, record_decision
+from services.ledger.http import LedgerContext, PreGrantQuery, check_pre_grant
+from services.ledger.review import record_decision
 from services.ledger.policy import load_policy
 from services.ledger.rebuild import ledger_snapshot
 from services.ledger.repository import LedgerBenefit, LedgerRepository
@@ -85,7 +88,7 @@ def run(engine: sa.Engine, *batches: list[Event], cache: HouseholdCache | None =
     outcomes = []
     for events in batches:
         with UnitOfWork(engine, HUB) as unit:
-            outcomes.append(apply_batch(unit, events, POLICY, HUB, cache=cache))
+            outcomes.append(apply_batch(unit, events, POLICY, cache=cache))
             unit.commit()
     return outcomes
 
@@ -280,9 +283,8 @@ def test_a_reviewers_decision_is_not_overwritten_by_a_kept_copy_of_its_household
     cache = HouseholdCache(10)
     run(engine, [household(), DIBAO, EXTREME], cache=cache)
     (alert,) = ledger_snapshot(engine)["tables"]["ledger_alert"]
-    context = LedgerContext(engine, lambda: UnitOfWork(engine, HUB), None, POLICY, b"secret")  # type: ignore[arg-type]
     reviewer = Principal("reviewer-1", "staff", None)
-    record_decision(context, alert[0], Decision(decision="confirmed_duplicate", note="recover January"), reviewer)
+    record_decision(lambda: UnitOfWork(engine, HUB), alert[0], "confirmed_duplicate", "recover January", reviewer)
     run(engine, [STOP_EXTREME], cache=cache)  # resolves the conflict: the alert closes, the decision stays
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT status, active, decided_by FROM ledger_alert")).one()
@@ -293,7 +295,7 @@ def test_a_batch_rolled_back_leaves_no_copy_of_its_households_behind(engine: sa.
     cache = HouseholdCache(10)
     run(engine, [household(), DIBAO], cache=cache)
     with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
-        apply_batch(unit, [EXTREME], POLICY, HUB, cache=cache)
+        apply_batch(unit, [EXTREME], POLICY, cache=cache)
         raise RuntimeError("the commit never happens")
     assert len(cache) == 0
     (outcome,) = run(engine, [EXTREME], cache=cache)  # read back from its rows: applied once, as new
@@ -322,6 +324,15 @@ def test_migration_0004_keys_events_and_needs_by_household_and_keeps_them(databa
     engine.dispose()
 
 
+def test_migration_0005_drops_the_unused_processed_event_table(databases) -> None:
+    engine = make_engine(databases.new_url("migrated"))
+    migrate(engine, MIGRATIONS)
+    assert "processed_event" not in sa.inspect(engine).get_table_names()
+    _migrate_to(engine, "0004", down=True)
+    assert "processed_event" in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
 def _migrate_to(engine: sa.Engine, revision: str, down: bool = False) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -346,9 +357,79 @@ def test_an_error_partway_through_a_batch_writes_none_of_it(engine: sa.Engine, m
 
     monkeypatch.setattr(Batch, "_record_need", broken)
     with pytest.raises(RuntimeError), UnitOfWork(engine, HUB) as unit:
-        apply_batch(unit, [DIBAO, NEED, EXTREME], POLICY, HUB)
+        apply_batch(unit, [DIBAO, NEED, EXTREME], POLICY)
         unit.commit()
     monkeypatch.undo()
     assert ledger_snapshot(engine)["counts"]["ledger_event"] == 1
     (outcome,) = run(engine, [DIBAO, NEED, EXTREME])
     assert (outcome.applied, outcome.duplicates, outcome.alerts_raised) == (3, 0, 1)
+
+
+# --- an alert is one conflict: it grows, it does not resolve and reopen ---------------------------
+
+
+def cash(event_id: str, benefit_id: str, programme: str, day: int, amount: int) -> BenefitRecorded:
+    return BenefitRecorded(event_id=event_id, occurred_at=f"2026-04-{day:02d}T00:00:00Z", source="intake", household_id=H, data={
+        "benefit_id": benefit_id, "programme": programme, "source": benefit_id.split(":")[0], "amount_fen": amount,
+        "period_start": date(2026, 4, day), "period_end": date(2026, 4, day)})
+
+
+def alert_rows(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as connection:
+        return connection.execute(sa.text(
+            "SELECT alert_id, rule_id, status, active, benefits, new_evidence, decided_by FROM ledger_alert ORDER BY raised_at")).all()
+
+
+@pytest.mark.parametrize("one_batch", [False, True], ids=["three-batches", "one-batch"])
+def test_a_cap_breached_by_a_second_grant_and_grown_by_a_third_is_one_alert_with_three_benefits(engine: sa.Engine, one_batch: bool) -> None:
+    grants = [cash("e-t1", "CA:t1", "TEMPORARY", 1, 200_000), cash("e-c1", "ch1:c1", "CHARITY_MONEY", 5, 200_000),
+              cash("e-c2", "ch1:c2", "CHARITY_MONEY", 10, 100_000)]
+    if one_batch:
+        run(engine, [household(), *grants])
+    else:
+        run(engine, [household(), grants[0]], [grants[1]], [grants[2]])
+    (alert,) = alert_rows(engine)
+    benefits = alert.benefits if isinstance(alert.benefits, list) else json.loads(alert.benefits)
+    assert alert.rule_id == "R-CAP-CASH-MONTH" and alert.status == "open" and bool(alert.active)
+    assert sorted(b["benefit_id"] for b in benefits) == ["CA:t1", "ch1:c1", "ch1:c2"]
+    sent = [e for e in outbox(engine) if e.type.startswith("alert.")]
+    assert [e.type for e in sent] == ["alert.raised", "alert.updated"]
+    assert all(e.data.alert_id == alert.alert_id for e in sent)
+    assert "alert.decided" not in [e.type for e in sent]  # never "resolved" in between
+
+
+def test_a_confirmed_duplicate_that_grows_returns_to_the_queue_marked_new_evidence(engine: sa.Engine) -> None:
+    run(engine, [household(), cash("e-t1", "CA:t1", "TEMPORARY", 1, 200_000), cash("e-c1", "ch1:c1", "CHARITY_MONEY", 5, 200_000)])
+    (alert,) = alert_rows(engine)
+    reviewer = Principal("reviewer-1", "staff", None)
+    record_decision(lambda: UnitOfWork(engine, HUB), alert.alert_id, "confirmed_duplicate", "recover April", reviewer)
+    run(engine, [cash("e-c2", "ch1:c2", "CHARITY_MONEY", 10, 100_000)])
+    (grown,) = alert_rows(engine)
+    assert (grown.alert_id, grown.status, bool(grown.new_evidence)) == (alert.alert_id, "open", True)
+    assert grown.decided_by == "reviewer-1"  # the earlier decision stays readable
+    (updated,) = [e for e in outbox(engine) if e.type == "alert.updated"]
+    assert updated.data.new_evidence_since_decision and updated.data.status == "open"
+    decided = record_decision(lambda: UnitOfWork(engine, HUB), alert.alert_id, "confirmed_duplicate", "recover all three", reviewer)
+    assert (decided["status"], decided["new_evidence"]) == ("confirmed_duplicate", False)
+
+
+def test_an_alert_the_ledger_closed_itself_says_decided_by_ledger(engine: sa.Engine) -> None:
+    run(engine, [household(), DIBAO, EXTREME], [STOP_EXTREME])
+    (alert,) = alert_rows(engine)
+    assert (alert.status, bool(alert.active), alert.decided_by) == ("resolved", False, "ledger")
+
+
+# --- a department closes a need ------------------------------------------------------------------
+
+CLOSE_NEED = NeedClosed(event_id="e-need-closed", occurred_at="2026-01-05T00:00:00Z", source="intake", household_id=H,
+                        data={"need_id": "CA:n1", "department": "CA", "reason": "withdrawn"})
+
+
+@pytest.mark.parametrize("order", ["recorded-first", "closed-first"])
+def test_a_closed_need_is_no_longer_open_in_the_household_state(engine: sa.Engine, order: str) -> None:
+    events = [NEED, CLOSE_NEED] if order == "recorded-first" else [CLOSE_NEED, NEED]
+    run(engine, [household()], [events[0]], [events[1]])
+    last_state = [e for e in outbox(engine) if e.type == "household.state"][-1]
+    assert last_state.data.open_needs == []
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT need_id, status FROM ledger_need")).all() == [("CA:n1", "closed")]

@@ -272,6 +272,20 @@ EXAMPLE_DATA: dict[tuple[str, int], dict[str, Any]] = {
         "decided_by": "staff-007",
         "decided_at": "2026-04-10T15:00:00+08:00",
     },
+    ("alert.updated", 1): {
+        "alert_id": "al-1",
+        "rule_id": "R-CAP-CASH-MONTH",
+        "severity": "medium",
+        "description": "3 benefits conflict: 3,600.00 CNY in 2026-04 from 3 grants, over the cap of 3,000.00",
+        "district": "310104",
+        "benefits": [
+            {"benefit_id": "CA:t-1", "programme": "TEMPORARY", "source": "CA", "source_kind": "department"},
+            {"benefit_id": "CA:t-2", "programme": "TEMPORARY", "source": "CA", "source_kind": "department"},
+            {"benefit_id": "M:m-9", "programme": "CHARITY_MONEY", "source": "ch-1", "source_kind": "charity"},
+        ],
+        "status": "open",
+        "new_evidence_since_decision": True,
+    },
     ("household.state", 1): {
         "district": "310104",
         "subdistrict": "田林街道",

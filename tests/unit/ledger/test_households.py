@@ -13,18 +13,18 @@ from contracts.hub import (
     BenefitStopped,
     MatchFulfilled,
 )
-from services.ledger.batch import benefit_of, change_of
+from services.ledger.alerts import alert_id
 from services.ledger.domain import Benefit
 from services.ledger.households import (
     Person,
     Profile,
-    alert_id,
     holds,
     merge_members,
     met_needs,
     programmes_held,
 )
 from services.ledger.identity import is_well_formed, normalise_resident_id, person_key
+from services.ledger.records import benefit_of, change_of
 
 JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
