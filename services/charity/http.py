@@ -63,7 +63,7 @@ MatchId = Annotated[str, Path(pattern=CODE_PATTERN, max_length=64, description="
 CategoryQuery = Annotated[Category | None, Query(description="Only offerings meeting this category of need")]
 DistrictQuery = Annotated[str | None, Query(pattern=r"^\d{6}$", description="Only offerings delivered in this district (citywide ones too)")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many")]
-Offset = Annotated[int, Query(ge=0, description="Skip this many")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="Skip this many")]  # a database integer holds it
 
 
 def _json(rows: list[dict[str, Any]]) -> Response:
