@@ -47,6 +47,8 @@ from services.matching.model import Household, Need, Offering, Proposal
 from services.matching.priority import PriorityWeights, terms, total, waiting_days
 
 SOURCE = "matching"
+# Cancellations that a delivery may have crossed: both follow from the ledger recording it.
+CROSSED_BY_DELIVERY = frozenset({"need_met", "household_served"})
 ORGANISATION_ACTIONS: dict[type[Event], str] = {
     MatchAccepted: "accept",
     MatchStarted: "start",
@@ -328,6 +330,9 @@ class Pool:
         proposal = self.proposals.get(data.match_id)  # type: ignore[attr-defined]
         if proposal is None:
             raise UnknownProposal(data.match_id)  # type: ignore[attr-defined]
+        if isinstance(event, MatchFulfilled) and proposal.state == "cancelled" and proposal.reason_code in CROSSED_BY_DELIVERY:
+            self._delivered_after_all(proposal, event, now)
+            return
         action = ORGANISATION_ACTIONS[type(event)]
         reason = getattr(data, "reason_code", None) or getattr(data, "reason", "") or action
         self._transition(proposal, action, now, reason=str(reason), occurred_at=event.occurred_at)
@@ -359,6 +364,16 @@ class Pool:
         if known.state in REFUSED:
             self.refused.add((known.need_id, known.offering_id))
         self.changes.proposals.add(known.match_id)
+
+    def _delivered_after_all(self, proposal: Proposal, event: MatchFulfilled, now: datetime) -> None:
+        """The ledger's household state (need met, category served) overtook the delivery that
+        caused it: matching cancelled the proposal before reading the organisation's answers.
+        The charity service refuses to fulfil a match it knows cancelled, so this delivery
+        happened: the proposal is fulfilled, not cancelled."""
+        proposal.state, proposal.reason_code, proposal.reason = "fulfilled", "fulfil", "fulfil"
+        proposal.closed_at = event.occurred_at
+        self.changes.proposals.add(proposal.match_id)
+        self._fulfilled(proposal, event, now)
 
     def _fulfilled(self, proposal: Proposal, event: MatchFulfilled, now: datetime) -> None:
         need = self.needs.get(proposal.need_id)

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.hub import MatchCancelled, MatchExpired, MatchProposedV2, NeedOverdue
 from services.matching.candidates import plan_round
-from services.matching.pool import Pool, UnknownProposal
+from services.matching.pool import ImpossibleTransition, Pool, UnknownProposal
 from services.matching.priority import load_weights
 from services.matching.rounds import chosen, prepare
 from tests.matching_events import (
@@ -164,6 +164,23 @@ def test_a_household_newly_served_loses_its_unanswered_proposal() -> None:
     feed(pool, household_state("h1", programmes=("CHARITY_FOOD",)))
     (cancelled,) = [e for e in outgoing(pool) if isinstance(e, MatchCancelled)]
     assert cancelled.data.reason_code == "household_served"
+
+
+def test_a_delivery_overtaken_by_the_ledgers_state_is_recorded_fulfilled_not_cancelled() -> None:
+    """The ledger's state (need met, food now received) can reach matching before the
+    organisation's answers do: the cancellation crossed the delivery, which stands."""
+    pool = new_pool()
+    feed(pool, need_recorded("CA:n1", "h1", category="food"), household_state("h1", open_needs=("CA:n1",)), offering_published("o1", units=5))
+    (p1,) = run_round(pool)
+    match = p1.data.match_id
+    feed(pool, household_state("h1", programmes=("CHARITY_FOOD",), open_needs=()))
+    assert pool.proposals[match].state == "cancelled" and pool.needs["CA:n1"].status == "met"
+    outgoing(pool)
+    with pytest.raises(ImpossibleTransition):
+        feed(pool, accepted("h1", match, "o1", "CA:n1"))  # logged and skipped by the handler
+    feed(pool, fulfilled("h1", match, "o1", "CA:n1"))
+    assert (pool.proposals[match].state, pool.proposals[match].reason_code) == ("fulfilled", "fulfil")
+    assert pool.needs["CA:n1"].status == "met" and outgoing(pool) == []
 
 
 def test_capacity_three_and_five_needs_propose_the_three_of_highest_priority() -> None:
