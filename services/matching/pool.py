@@ -47,8 +47,6 @@ from services.matching.model import Household, Need, Offering, Proposal
 from services.matching.priority import PriorityWeights, terms, total, waiting_days
 
 SOURCE = "matching"
-# Cancellations that a delivery may have crossed: both follow from the ledger recording it.
-CROSSED_BY_DELIVERY = frozenset({"need_met", "household_served"})
 ORGANISATION_ACTIONS: dict[type[Event], str] = {
     MatchAccepted: "accept",
     MatchStarted: "start",
@@ -330,7 +328,7 @@ class Pool:
         proposal = self.proposals.get(data.match_id)  # type: ignore[attr-defined]
         if proposal is None:
             raise UnknownProposal(data.match_id)  # type: ignore[attr-defined]
-        if isinstance(event, MatchFulfilled) and proposal.state == "cancelled" and proposal.reason_code in CROSSED_BY_DELIVERY:
+        if isinstance(event, MatchFulfilled) and proposal.state == "cancelled":
             self._delivered_after_all(proposal, event, now)
             return
         action = ORGANISATION_ACTIONS[type(event)]
@@ -366,13 +364,17 @@ class Pool:
         self.changes.proposals.add(known.match_id)
 
     def _delivered_after_all(self, proposal: Proposal, event: MatchFulfilled, now: datetime) -> None:
-        """The ledger's household state (need met, category served) overtook the delivery that
-        caused it: matching cancelled the proposal before reading the organisation's answers.
-        The charity service refuses to fulfil a match it knows cancelled, so this delivery
-        happened: the proposal is fulfilled, not cancelled."""
+        """What the delivery caused (the ledger's state: need met, category served; the
+        organisation's record: no units left, offering closed) reached matching before the
+        organisation's answers did, and matching cancelled the proposal. The charity service
+        refuses to fulfil a match it knows cancelled, so this delivery happened: the proposal is
+        fulfilled, and a proposal made since for the same need is cancelled."""
         proposal.state, proposal.reason_code, proposal.reason = "fulfilled", "fulfil", "fulfil"
         proposal.closed_at = event.occurred_at
         self.changes.proposals.add(proposal.match_id)
+        since = self.open_by_need.get(proposal.need_id)
+        if since is not None and since != proposal.match_id:
+            self._transition(self.proposals[since], "cancel", now, cancel=("need_met", "delivered under an earlier proposal"))
         self._fulfilled(proposal, event, now)
 
     def _fulfilled(self, proposal: Proposal, event: MatchFulfilled, now: datetime) -> None:

@@ -183,6 +183,22 @@ def test_a_delivery_overtaken_by_the_ledgers_state_is_recorded_fulfilled_not_can
     assert pool.needs["CA:n1"].status == "met" and outgoing(pool) == []
 
 
+def test_a_delivery_overtaken_by_its_offering_closing_is_fulfilled_and_a_later_proposal_cancelled() -> None:
+    pool = new_pool()
+    feed(pool, household_state("h1"), need_recorded("CA:n1", "h1", category="food"), offering_published("o1", units=1))
+    (p1,) = run_round(pool)
+    feed(pool, offering_changed("o1", units=1, remaining=0, status="closed", at=NOW + timedelta(minutes=1)))
+    assert pool.proposals[p1.data.match_id].state == "cancelled"
+    feed(pool, offering_published("o2", units=1))
+    (p2,) = run_round(pool)
+    assert p2.data.need_id == "CA:n1"
+    feed(pool, fulfilled("h1", p1.data.match_id, "o1", "CA:n1"))
+    assert pool.proposals[p1.data.match_id].state == "fulfilled" and pool.needs["CA:n1"].status == "met"
+    (cancelled,) = [e for e in outgoing(pool) if isinstance(e, MatchCancelled)]
+    assert (cancelled.data.match_id, cancelled.data.reason_code) == (p2.data.match_id, "need_met")
+    assert pool.free_units("o2") == 1
+
+
 def test_capacity_three_and_five_needs_propose_the_three_of_highest_priority() -> None:
     pool = new_pool()
     urgencies = {"CA:n1": 2, "CA:n2": 5, "CA:n3": 1, "CA:n4": 4, "CA:n5": 3}
