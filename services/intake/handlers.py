@@ -289,6 +289,8 @@ class IntakeHandlers:
                     uow.commit()
         except DBAPIError as error:  # another instance merged the same pair first
             log.info("merge pass lost a race, the other instance merged", error=type(error).__name__)
+        except Exception as error:  # the batch is committed: its answer must not turn into a 500
+            log.warning("merge pass after the commit failed; the batch stands", error=loggable_error(error))
 
     async def merge_persons(self, survivor: str, merged: str, by: str) -> Merge:
         """A reviewer says two known persons are one."""

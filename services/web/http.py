@@ -40,7 +40,17 @@ def rows(table: Table) -> list[dict[str, Any]]:
 
 
 def api_router(cookies: SessionCookies, upstreams: Upstreams, figures: DashboardFigures) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["staff pages (JSON)"])
+    router = APIRouter(prefix="/api", tags=["staff pages (JSON)"], responses={
+        401: {"description": "No signed-in session: sign in at /sign-in first"},
+        403: {
+            "description": "The signed-in account's role may not see this; or, for a change, the CSRF token is missing or wrong (an HTML page)",
+            "content": {"application/json": {}, "text/html": {}},
+        },
+        404: {"description": "No such record"},
+        409: {"description": "Already decided"},
+        502: {"description": "A service the page reads answered with an error"},
+        503: {"description": "A service the page reads is not answering"},
+    })
 
     @router.get("/dashboard", summary="The dashboard's figures")
     async def dashboard(request: Request, from_month: str, to_month: str) -> Any:

@@ -68,7 +68,9 @@ async def test_the_ledger_follows_household_and_person_merges_and_closed_needs(s
     assert len(raised(await read_until(hub, ALERTS, lambda events: False, timeout=1))) == 2  # the same conflicts: no new alert
 
     states = [e for e in await read_until(hub, HOUSEHOLD_STATE, lambda events: False, timeout=1) if isinstance(e, HouseholdStateV2)]
-    assert states[-1].household_id == H1 and states[-1].data.open_needs == []
+    # Each household's states are in order on its own partition; across partitions there is no order.
+    survivor_states = [s for s in states if s.household_id == H1]
+    assert survivor_states and survivor_states[-1].data.open_needs == []
     with httpx.Client(base_url=ledger.url, timeout=10) as client:
         view = client.get(f"/review/households/{H1}", headers={"X-API-Key": "dev-staff-key"}).json()
         gone = client.get(f"/review/households/{H2}", headers={"X-API-Key": "dev-staff-key"})
