@@ -395,22 +395,13 @@ class MatchOutcomeData(EventData):
     reason: str = Field(default="", max_length=200)
 
 
-class MatchProposedDataV2(EventData):
-    """What the organisation needs to act on a proposal, and nothing more: no name, no resident ID
-    number, no address, no person key. The household id travels in the envelope only, for the
-    fulfilment to name it; pages never show it to the organisation."""
+class MatchProposedDataV2(MatchProposedData):
+    """Version 1 and what else the organisation needs to act on a proposal, and nothing more: no
+    name, no resident ID number, no address, no person key. The household id travels in the
+    envelope only, for the fulfilment to name it; pages never show it to the organisation."""
 
-    match_id: str = Field(pattern=CODE_PATTERN)
-    offering_id: str = Field(pattern=CODE_PATTERN)
-    charity_id: str = Field(pattern=CODE_PATTERN)
-    need_id: str = Field(pattern=CODE_PATTERN)
-    category: Category
-    district: str = Field(max_length=16)
     subdistrict: str | None = Field(default=None, max_length=64)
     household_size: int = Field(ge=0, le=30)
-    urgency: int = Field(ge=1, le=5)
-    quantity: int = Field(ge=1)
-    expires_at: AwareDatetime
     priority: float = Field(default=0.0, description="The round's priority score for this pair (explained by matching)")
 
 

@@ -412,14 +412,7 @@ class Batch:
                 DuplicateServiceAlertRaised,
                 source=SERVICE,
                 household_id=household.household_id,
-                data={
-                    "alert_id": alert.alert_id,
-                    "rule_id": alert.rule_id,
-                    "severity": alert.severity,
-                    "description": alert.description,
-                    "district": alert.district,
-                    "benefits": alert.benefits,
-                },
+                data=_evidence(alert),
             ))
         for alert in changes.updated:
             self.outcome.alerts_updated += 1
@@ -427,16 +420,7 @@ class Batch:
                 DuplicateServiceAlertUpdated,
                 source=SERVICE,
                 household_id=household.household_id,
-                data={
-                    "alert_id": alert.alert_id,
-                    "rule_id": alert.rule_id,
-                    "severity": alert.severity,
-                    "description": alert.description,
-                    "district": alert.district,
-                    "benefits": alert.benefits,
-                    "status": alert.status,
-                    "new_evidence_since_decision": alert.new_evidence,
-                },
+                data={**_evidence(alert), "status": alert.status, "new_evidence_since_decision": alert.new_evidence},
             ))
         for alert in changes.closed:
             self.outcome.alerts_closed += 1
@@ -540,6 +524,18 @@ class Batch:
                 "received_this_year": household.received_in_year(self.now.year),
             },
         )
+
+
+def _evidence(alert: Alert) -> dict[str, Any]:
+    """What `alert.raised` and `alert.updated` both say of an alert: its rule and its benefits."""
+    return {
+        "alert_id": alert.alert_id,
+        "rule_id": alert.rule_id,
+        "severity": alert.severity,
+        "description": alert.description,
+        "district": alert.district,
+        "benefits": alert.benefits,
+    }
 
 
 def _numbered_ids() -> Iterator[str]:
