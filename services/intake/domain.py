@@ -453,7 +453,7 @@ class Intake:
                 data={
                     "record_id": review.record_id,
                     "department": event.source,
-                    "original_event_id": event.event_id,
+                    "original_event_id": mask_text(event.event_id)[:128],  # masked as rejections are
                     "candidates": [{"person_key": k, "score": min(1.0, s)} for k, s in review.candidates],
                 },
             )

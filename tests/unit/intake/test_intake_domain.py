@@ -188,6 +188,7 @@ def test_an_unclear_member_holds_the_event_and_its_household_until_staff_decide(
     review = desk.emitted(IDENTITY_REVIEWS)[0]
     assert isinstance(review, IdentityReviewRequested)
     assert {c.person_key for c in review.data.candidates} == {"p_twin_a", "p_twin_b"}
+    assert review.data.original_event_id == reported["event_id"]
 
     f.households[-1].ref = "h9"
     grant = f.benefit_granted(f.households[-1])
@@ -400,3 +401,13 @@ def test_a_grant_whose_damaged_number_fits_no_household_member_is_rejected() -> 
     assert isinstance(outcome, Rejected)
     assert [(p.code, p.field) for p in outcome.problems] == [("resident_id.checksum", "data.resident_id")]
     assert desk.emitted(DATA_QUALITY) == []
+
+
+def test_an_identity_review_masks_a_number_in_the_original_event_id() -> None:
+    f, desk = EventFactory("CA", seed=1, now=NOW), Desk(twins_state())
+    reported = report(f, [person("李明", None, "1990-05-01")], ref="h9")
+    reported["event_id"] = "ev-310115196203141234"
+    assert isinstance(desk.receive(reported), Pending)
+    review = desk.emitted(IDENTITY_REVIEWS)[0]
+    assert "310115196203141234" not in review.to_bytes().decode()
+    assert review.data.original_event_id.startswith("ev-310115")
