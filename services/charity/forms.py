@@ -96,7 +96,7 @@ def _problem(field: str, found: Any) -> Problem:
     kind, context = found["type"], {k: str(v) for k, v in (found.get("ctx") or {}).items() if k != "error"}
     if field == "value_yuan":
         return VALUE_YUAN, {}
-    if kind == "string_too_short" and context.get("min_length") == "1":
+    if kind == "string_too_short" and found.get("input") == "":
         return REQUIRED, {}
     if kind == "value_error" or field in FORMATTED:
         return BY_FIELD.get(field, NOT_ACCEPTABLE), {}
