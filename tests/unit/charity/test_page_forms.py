@@ -20,7 +20,7 @@ from services.charity.forms import (
     parse,
     typed_offering,
 )
-from services.charity.shapes import OfferingOut, RegistrationIn
+from services.charity.shapes import RegistrationIn
 from services.charity.users import PASSWORD_RULE, USERNAME_RULE, check_new_user
 
 FIELDS = {
