@@ -140,6 +140,10 @@ def _error_pages(app: FastAPI, pages: Pages) -> None:
     async def conflict(request: Request, _: Conflict) -> Response:
         return page(request, 409, N_("Not possible now"), N_("The record's state does not allow this any more. Go back and look again."))
 
+    @app.exception_handler(FieldProblem)
+    async def field_problem(request: Request, _: FieldProblem) -> Response:  # the routes show it beside the field; this is the net
+        return page(request, 400, N_("Something is wrong with the request"), N_("Please go back and try again."))
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
