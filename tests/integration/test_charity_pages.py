@@ -237,3 +237,50 @@ def test_decline_other_needs_words_and_delivery_is_recorded(site: CharityUnderTe
     again = client.post("/pages/inbox/m-2/fail", data={"failure": "nobody home", "csrftoken": csrf})
     assert again.status_code == 409 and 'id="conflict"' in again.text  # an impossible transition: said on the page
     assert site.client.get("/inbox/m-2", headers=STAFF).json()["state"] == "completed"
+
+
+def test_an_offering_is_changed_confirmed_and_withdrawn_on_its_page(site: CharityUnderTest) -> None:
+    client, organisation_id = signed_in_organisation(site, 1, "warm1")
+    csrf = client.cookies["charity_csrftoken"]
+    client.post("/pages/offerings/new", data={**page_offering(quantity_total="3"), "csrftoken": csrf})
+    offering_id = site.client.get("/offerings", headers=STAFF).json()[0]["offering_id"]
+    site.propose(offering_id, organisation_id, "m-1", quantity=2)
+    assert client.post("/pages/inbox/m-1/accept", data={"csrftoken": csrf}).status_code == 200
+
+    below = client.post(f"/pages/offerings/{offering_id}", data={**page_offering(quantity_total="1", title="Bigger parcels"), "csrftoken": csrf})
+    assert below.status_code == 400 and errors(below.text) == {"quantity_total": "少于已送达数量加上已接受匹配所保留的数量"}
+    assert 'value="Bigger parcels"' in below.text
+    assert site.client.get(f"/offerings/{offering_id}", headers=STAFF).json()["title"] == "Winter food parcel"  # nothing half
+    changed = client.post(f"/pages/offerings/{offering_id}", data={**page_offering(quantity_total="12", title="Bigger parcels"), "csrftoken": csrf},
+                          follow_redirects=False)
+    assert changed.status_code == 303
+    record = site.client.get(f"/offerings/{offering_id}", headers=STAFF).json()
+    assert record["title"] == "Bigger parcels" and record["quantity_total"] == 12 and record["value_fen_per_unit"] == 15000
+
+    too_few = client.post(f"/pages/offerings/{offering_id}/confirm-capacity", data={"quantity_remaining": "1", "csrftoken": csrf})
+    assert too_few.status_code == 400 and errors(too_few.text) == {"quantity_remaining": "少于已接受匹配所保留的数量"}
+    assert client.post(f"/pages/offerings/{offering_id}/confirm-capacity", data={"quantity_remaining": "8", "csrftoken": csrf},
+                       follow_redirects=False).status_code == 303
+    assert site.client.get(f"/offerings/{offering_id}", headers=STAFF).json()["quantity_remaining"] == 8
+
+    assert client.post(f"/pages/offerings/{offering_id}/withdraw", data={"reason": "donor cancelled", "csrftoken": csrf},
+                       follow_redirects=False).status_code == 303
+    assert site.client.get(f"/offerings/{offering_id}", headers=STAFF).json()["status"] == "withdrawn"
+    page = client.get(f"/pages/offerings/{offering_id}").text
+    assert re.search(r'id="offering-status">已撤回<', page) and 'id="withdraw"' not in page
+    again = client.post(f"/pages/offerings/{offering_id}/withdraw", data={"csrftoken": csrf})
+    assert again.status_code == 409 and "现在无法操作" in again.text
+
+
+def test_a_failed_delivery_is_reported_with_words(site: CharityUnderTest) -> None:
+    client, organisation_id = signed_in_organisation(site, 1, "warm1")
+    csrf = client.cookies["charity_csrftoken"]
+    client.post("/pages/offerings/new", data={**page_offering(), "csrftoken": csrf})
+    offering_id = site.client.get("/offerings", headers=STAFF).json()[0]["offering_id"]
+    site.propose(offering_id, organisation_id, "m-1")
+    client.post("/pages/inbox/m-1/accept", data={"csrftoken": csrf})
+    short = client.post("/pages/inbox/m-1/fail", data={"failure": "no", "csrftoken": csrf})
+    assert short.status_code == 400 and errors(short.text) == {"failure": "至少 3 个字"}
+    failed = client.post("/pages/inbox/m-1/fail", data={"failure": "nobody home, called 13812345678", "csrftoken": csrf})
+    assert re.search(r'id="match-state">失败<', failed.text) and "13812345678" not in failed.text  # masked as the API masks it
+    assert site.client.get("/inbox/m-1", headers=STAFF).json()["state"] == "failed"
