@@ -160,6 +160,7 @@ def run_hub(print_line=print, intake_instances: int = 1) -> int:  # type: ignore
         for service in services:
             print_line(f"{service.name:<9} {service.url}  (health: {service.url}/health, API docs: {service.url}/docs)")
         print_line(f"sign in   {service_url('web', hub)}/sign-in  (staff pages; first administrator: hub web create-admin NAME)")
+        print_line(f"charities {service_url('charity', hub)}/pages/  (an organisation's own pages: register, sign in, offerings, inbox, keys)")
         print_line("hub is up; Ctrl-C stops everything")
         return hold_until_signal(services, broker, print_line)
     finally:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from faststream import AckPolicy, FastStream
 from faststream.specification import AsyncAPI
 
@@ -24,10 +26,13 @@ from contracts.topics import MATCHES, OFFERINGS
 from kit.auth import ApiKeys
 from kit.broker import FETCH_MAX_WAIT_MS, undecoded
 from kit.logs import get_logger
+from kit.passwords import Lockout
 from kit.service import ServiceRuntime, build_runtime, document_publications, operations_router
 from services.charity import usecases
+from services.charity.accounts import Accounts
 from services.charity.handlers import InboxMetrics, make_on_matches
 from services.charity.http import charity_router, install_error_answers
+from services.charity.pages import PREFIX, pages_app
 from services.charity.settings import CharitySettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,7 +64,18 @@ def build(settings: CharitySettings) -> tuple[ServiceRuntime, FastAPI]:
     _run_periodic_check(runtime, charity, settings.check_every_seconds)
     http = charity_api(charity, ApiKeys.load(settings.hub.api_keys_file))
     http.include_router(operations_router(runtime))
+    mount_pages(http, charity, settings)
     return runtime, http
+
+
+def mount_pages(http: FastAPI, charity: usecases.Charity, settings: CharitySettings) -> None:
+    """The organisation's own pages under /pages (not part of the JSON API or its document)."""
+    lockout = Lockout(after=settings.lock_after, duration=timedelta(minutes=settings.lock_minutes))
+    accounts = Accounts(charity, lockout, timedelta(hours=settings.session_hours))
+    http.state.accounts = accounts  # for tests: the same use cases
+    http.mount(PREFIX, pages_app(charity, accounts, settings.session_secret.get_secret_value(), settings.session_hours,
+                                 settings.secure_cookies))
+    http.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303), include_in_schema=False)
 
 
 def charity_api(charity: usecases.Charity, api_keys: ApiKeys) -> FastAPI:

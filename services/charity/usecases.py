@@ -123,21 +123,25 @@ class Registration:
 def register(charity: Charity, registration: Registration) -> tuple[Organisation, rules.IssuedKey]:
     """A new organisation, pending until staff decide, with its first API key (shown once)."""
     with charity.unit_of_work() as unit:
-        repository = CharityRepository(unit.session)
-        if repository.organisation_by_code(registration.credit_code) is not None:
-            raise FieldProblem("credit_code", "an organisation with this credit code is already registered; ask staff if this is a mistake")
-        now = utc_now()
-        organisation = Organisation(
-            organisation_id=f"org-{new_id()[:12]}", name=registration.name, kind=registration.kind,
-            credit_code=registration.credit_code, districts=registration.districts, contact_name=registration.contact_name,
-            contact_phone=registration.contact_phone, status="pending", registered_at=now,
-        )
-        unit.session.add(organisation)
-        unit.session.flush()
-        issued = _add_key(unit.session, organisation.organisation_id, "first key", now)
+        organisation = add_organisation(unit.session, registration)
+        issued = _add_key(unit.session, organisation.organisation_id, "first key", organisation.registered_at)
         unit.commit()
     log.info("organisation registered", organisation_id=organisation.organisation_id, kind=registration.kind)
     return organisation, issued
+
+
+def add_organisation(session: Session, registration: Registration) -> Organisation:
+    """The new organisation's row, pending, in the caller's transaction (which commits it)."""
+    if CharityRepository(session).organisation_by_code(registration.credit_code) is not None:
+        raise FieldProblem("credit_code", "an organisation with this credit code is already registered; ask staff if this is a mistake")
+    organisation = Organisation(
+        organisation_id=f"org-{new_id()[:12]}", name=registration.name, kind=registration.kind,
+        credit_code=registration.credit_code, districts=registration.districts, contact_name=registration.contact_name,
+        contact_phone=registration.contact_phone, status="pending", registered_at=utc_now(),
+    )
+    session.add(organisation)
+    session.flush()
+    return organisation
 
 
 def show_organisation(charity: Charity, caller: Caller, organisation_id: str) -> Organisation:

@@ -18,7 +18,8 @@ from kit.auth import ApiKeys
 from kit.database import make_engine, migrate
 from kit.outbox import UnitOfWork
 from kit.settings import HubSettings
-from services.charity.app import MIGRATIONS, charity_api
+from services.charity.app import MIGRATIONS, charity_api, mount_pages
+from services.charity.settings import CharitySettings
 from services.charity.handlers import apply_batch
 from services.charity.usecases import Charity
 from tests.conftest import ROOT
@@ -91,12 +92,16 @@ def proposal(offering_id: str, organisation_id: str, match_id: str, household_id
 
 
 @contextmanager
-def charity_under_test(database_url: str, hub: HubSettings | None = None) -> Iterator[CharityUnderTest]:
+def charity_under_test(database_url: str, hub: HubSettings | None = None,
+                       pages: CharitySettings | None = None) -> Iterator[CharityUnderTest]:
+    """`pages`: also the organisation's pages under /pages, with these settings."""
     hub = hub or HubSettings(topic_namespace="test.")
     engine = make_engine(database_url)
     migrate(engine, MIGRATIONS)
     charity = Charity(engine=engine, unit_of_work=lambda: UnitOfWork(engine, hub))
     app = charity_api(charity, ApiKeys.load(ROOT / "config" / "dev-api-keys.toml"))
+    if pages is not None:
+        mount_pages(app, charity, pages)
     try:
         with TestClient(app) as client:
             yield CharityUnderTest(client, charity, hub)

@@ -93,6 +93,8 @@ def test_one_origin_behind_a_real_reverse_proxy(compose: dict) -> None:
     for name in ("intake", "ledger", "charity", "matching"):
         assert locations[f"/{name}/"] == f"{name}:{DEFAULT_PORTS[name]}"
         assert re.search(rf"location /{name}/\s+\{{[^}}]*proxy_pass http://\w+/;", conf), f"/{name}/ is taken off"
+    assert locations["/pages/"] == "charity:8003"  # the charity's own pages keep their path: their links are absolute
+    assert re.search(r"location /pages/\s+\{[^}]*proxy_pass http://\w+;", conf)
     assert "listen 8080;" in conf
 
     web = compose["services"]["web"]["environment"]

@@ -1,0 +1,170 @@
+"""What a service's HTML pages do the same way, whatever the service: CSRF protection on every
+form, a signed expiring session cookie, and message catalogues (Babel) with Chinese by default.
+
+- `FormCSRFMiddleware`: starlette-csrf's double-submit cookie (a kept middleware), taught to read
+  the token from a form field as well as its header, and to hand a page its token on the very
+  first visit (the cookie is set by the response that carries the form).
+- `SignedCookie`: an HttpOnly, SameSite cookie signed with itsdangerous; an expired, forged or
+  missing one reads as None.
+- `Catalogues`: the .po files are the source, compiled when first used, so a fresh clone works
+  without a build step.
+"""
+
+from __future__ import annotations
+
+import http.cookies
+import io
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+from starlette_csrf import CSRFMiddleware
+
+CSRF_FIELD = "csrftoken"
+MAX_FORM_BYTES = 1_000_000
+LANGUAGE_COOKIE = "hub_lang"  # shared by every service's pages: one choice of language for the hub
+
+CSRF_REFUSED = (
+    "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>403</title></head><body><main><h1>403</h1>"
+    "<p>表单安全令牌缺失或无效:请刷新页面后重新提交。</p>"
+    "<p lang='en'>The form's security token is missing or wrong: reload the page and send it again.</p></main></body></html>"
+)
+
+
+class FormCSRFMiddleware(CSRFMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope)
+        if self.cookie_name not in request.cookies:
+            scope["csrf_new"] = self._generate_csrf_token()
+        if request.method not in self.safe_methods and _is_form(request):
+            body = await _read_body(receive)
+            if body is None:
+                await HTMLResponse("request too large", status_code=413)(scope, receive, send)
+                return
+            scope["csrf_form_token"] = (parse_qs(body.decode("utf-8", "replace")).get(CSRF_FIELD) or [""])[0]
+            receive = _replay(body)
+        await super().__call__(scope, receive, send)
+
+    async def send(self, message: Message, send: Send, scope: Scope) -> None:
+        if message["type"] == "http.response.start" and scope.get("csrf_new"):
+            cookie: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+            cookie[self.cookie_name] = scope["csrf_new"]
+            cookie[self.cookie_name]["path"] = self.cookie_path
+            cookie[self.cookie_name]["samesite"] = self.cookie_samesite
+            if self.cookie_secure:
+                cookie[self.cookie_name]["secure"] = True
+            MutableHeaders(scope=message).append("set-cookie", cookie.output(header="").strip())
+        await send(message)
+
+    async def _get_submitted_csrf_token(self, request: Request) -> str | None:
+        return request.headers.get(self.header_name) or request.scope.get("csrf_form_token")
+
+    def _get_error_response(self, request: Request) -> Response:
+        return HTMLResponse(CSRF_REFUSED, status_code=403)
+
+
+def csrf_token(request: Request, cookie_name: str) -> str:
+    """The token a form carries: the cookie's, or the one this very response sets."""
+    return request.cookies.get(cookie_name) or request.scope.get("csrf_new", "")
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class SignedCookie:
+    """A value in a signed, expiring, HttpOnly, SameSite=Lax cookie."""
+
+    def __init__(self, name: str, secret: str, salt: str, max_age: int, secure: bool) -> None:
+        self.name, self.max_age, self.secure = name, max_age, secure
+        self.serializer = URLSafeTimedSerializer(secret, salt=salt)
+
+    def set(self, response: Response, value: str) -> None:
+        response.set_cookie(self.name, self.serializer.dumps(value), max_age=self.max_age,
+                            httponly=True, samesite="lax", secure=self.secure, path="/")
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(self.name, path="/", httponly=True, samesite="lax", secure=self.secure)
+
+    def read(self, request: Request) -> str | None:
+        token = request.cookies.get(self.name)
+        if not token:
+            return None
+        try:
+            return str(self.serializer.loads(token, max_age=self.max_age))
+        except BadSignature:  # also SignatureExpired
+            return None
+
+
+class Catalogues:
+    """One service's message catalogues: `<locale_dir>/<language>/LC_MESSAGES/messages.po`."""
+
+    def __init__(self, locale_dir: Path, languages: tuple[str, ...] = ("zh", "en"), default: str = "zh") -> None:
+        self.locale_dir, self.languages, self.default = locale_dir, languages, default
+        self.translations = cache(self._load)
+
+    def _load(self, language: str) -> Translations:
+        with (self.locale_dir / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
+            catalogue = read_po(source, locale=language)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalogue)
+        return Translations(io.BytesIO(compiled.getvalue()))
+
+    def language(self, request: Request) -> str:
+        chosen = request.cookies.get(LANGUAGE_COOKIE)
+        return chosen if chosen in self.languages else self.default  # type: ignore[return-value]
+
+    def gettext(self, language: str) -> Callable[[str], str]:
+        return self.translations(language).gettext
+
+
+def local_path(target: str | None, default: str) -> str:
+    """Only a path on this site, never another origin (for ?next= after sign-in)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def N_(message: str) -> str:
+    """Marks a message id for extraction (`pybabel extract -k N_`); the page translates it when shown."""
+    return message

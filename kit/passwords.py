@@ -1,0 +1,47 @@
+"""Passwords people choose: hashed with Argon2 (pwdlib), and locked out after repeated failures.
+Service-neutral: a service keeps its own accounts and calls these."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+
+class Passwords:
+    """Argon2 hashes; `verify_nobody` costs what a real check costs, so an unknown name takes as
+    long as a wrong password (no telling which usernames exist from the time taken)."""
+
+    def __init__(self) -> None:
+        self.hasher = PasswordHash((Argon2Hasher(),))
+        self._dummy = self.hasher.hash(secrets.token_hex(16))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password: str, stored_hash: str) -> bool:
+        return self.hasher.verify(password, stored_hash)
+
+    def verify_nobody(self, password: str) -> None:
+        self.hasher.verify(password, self._dummy)
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Failed sign-ins in a row lock an account for a while; a success clears the count."""
+
+    after: int
+    duration: timedelta
+
+    def is_locked(self, locked_until: datetime | None, now: datetime) -> bool:
+        return locked_until is not None and locked_until > now
+
+    def after_failure(self, failed_attempts: int, now: datetime) -> tuple[int, datetime | None]:
+        """The new count of failures and, once it reaches the limit, until when the account is locked."""
+        failed = failed_attempts + 1
+        if failed >= self.after:
+            return 0, now + self.duration
+        return failed, None

@@ -1,0 +1,120 @@
+"""Organisation users and their page sessions, as use cases beside `usecases.py`: registering an
+organisation with its first user, signing in and out, and who a session stands for. A session
+stands for a `Caller` of role organisation, so the pages call the very use cases the JSON routes
+call, with the same rules (a pending organisation may not publish, another's record is not found).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from kit.logs import get_logger
+from kit.passwords import Lockout, Passwords
+from services.charity.repository import Organisation
+from services.charity.user_store import OrganisationUser, UserRepository, UserSession
+from services.charity.usecases import Caller, Charity, FieldProblem, Registration, add_organisation
+from services.charity.users import LOCKED, USERNAME_TAKEN, WRONG, check_new_user
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is at the keyboard: the user, and the organisation they act for (as a use-case caller)."""
+
+    username: str
+    organisation_name: str
+    caller: Caller
+    session_id: str = ""
+
+
+@dataclass
+class Accounts:
+    charity: Charity
+    lockout: Lockout
+    session_length: timedelta
+    passwords: Passwords = field(default_factory=Passwords)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def session(self) -> Session:
+        return Session(self.charity.engine, expire_on_commit=False)
+
+
+class UserProblems(ValueError):
+    """The new user's fields are not acceptable: field -> message id."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(", ".join(sorted(problems)))
+        self.problems = problems
+
+
+def register_with_user(accounts: Accounts, registration: Registration, username: str, password: str) -> Organisation:
+    """A new organisation, pending until staff decide, and the person registering it as its first
+    user: both rows or neither. No API key is issued: the user creates one on the keys page."""
+    if problems := check_new_user(username, password):
+        raise UserProblems(problems)
+    password_hash = accounts.passwords.hash(password)
+    with accounts.charity.unit_of_work() as unit:
+        users = UserRepository(unit.session)
+        if users.user(username) is not None:
+            raise UserProblems({"username": USERNAME_TAKEN})
+        organisation = add_organisation(unit.session, registration)
+        users.add(OrganisationUser(username=username, organisation_id=organisation.organisation_id,
+                                   password_hash=password_hash, created_at=accounts.clock()))
+        unit.commit()
+    log.info("organisation registered on the pages", organisation_id=organisation.organisation_id, kind=registration.kind)
+    return organisation
+
+
+def sign_in(accounts: Accounts, username: str, password: str) -> SignedIn:
+    """A new session, or FieldProblem on `password` (wrong, or locked after repeated failures)."""
+    now = accounts.clock()
+    with accounts.session() as session:
+        users = UserRepository(session)
+        user = users.user(username)
+        if user is None:
+            accounts.passwords.verify_nobody(password)
+            raise FieldProblem("password", WRONG)
+        if accounts.lockout.is_locked(user.locked_until, now):
+            log.info("sign-in refused: locked", organisation_id=user.organisation_id)
+            raise FieldProblem("password", LOCKED)
+        if not accounts.passwords.verify(password, user.password_hash):
+            user.failed_attempts, user.locked_until = accounts.lockout.after_failure(user.failed_attempts, now)
+            session.add(user)
+            session.commit()
+            log.info("sign-in failed", organisation_id=user.organisation_id, locked=user.locked_until is not None)
+            raise FieldProblem("password", LOCKED if user.locked_until else WRONG)
+        user.failed_attempts, user.locked_until = 0, None
+        session.add(user)
+        session_id = secrets.token_urlsafe(32)
+        users.end_expired_sessions(now)
+        users.add(UserSession(session_id=session_id, username=username, created_at=now, expires_at=now + accounts.session_length))
+        session.commit()
+    log.info("signed in", organisation_id=user.organisation_id)
+    found = signed_in(accounts, session_id)
+    assert found is not None
+    return found
+
+
+def signed_in(accounts: Accounts, session_id: str) -> SignedIn | None:
+    """Who a live session stands for; None for an unknown, ended or expired one. The organisation's
+    status is read each time, so an approval counts from the next page on."""
+    with accounts.session() as session:
+        found = UserRepository(session).live_session(session_id, accounts.clock())
+    if found is None:
+        return None
+    user, organisation = found
+    caller = Caller(id=f"{organisation.organisation_id}/user:{user.username}", role="organisation",
+                    organisation_id=organisation.organisation_id, organisation_status=organisation.status)
+    return SignedIn(user.username, organisation.name, caller, session_id)
+
+
+def sign_out(accounts: Accounts, session_id: str) -> None:
+    with accounts.session() as session:
+        UserRepository(session).end_session(session_id)
+        session.commit()

@@ -1,0 +1,70 @@
+"""The tables of organisation users and their page sessions, and the queries over them. Tables
+come only from the migrations; nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, delete, select
+
+from services.charity.repository import Organisation
+
+
+class OrganisationUser(SQLModel, table=True):
+    __tablename__ = "charity_user"
+
+    username: str = Field(primary_key=True, max_length=32)
+    organisation_id: str = Field(max_length=32, foreign_key="charity_organisation.organisation_id")
+    password_hash: str = Field(max_length=255)
+    failed_attempts: int = 0
+    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "charity_user_session"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(max_length=32, foreign_key="charity_user.username")
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time stored here is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def user(self, username: str) -> OrganisationUser | None:
+        user = self.session.get(OrganisationUser, username)
+        if user is not None:
+            user.locked_until = aware(user.locked_until)
+        return user
+
+    def add(self, row: OrganisationUser | UserSession) -> None:
+        self.session.add(row)
+
+    def live_session(self, session_id: str, now: datetime) -> tuple[OrganisationUser, Organisation] | None:
+        """The user of a session that has not expired, with their organisation."""
+        found = self.session.exec(
+            select(UserSession, OrganisationUser, Organisation)
+            .join(OrganisationUser, OrganisationUser.username == UserSession.username)  # type: ignore[arg-type]
+            .join(Organisation, Organisation.organisation_id == OrganisationUser.organisation_id)  # type: ignore[arg-type]
+            .where(UserSession.session_id == session_id)
+        ).first()
+        if found is None or aware(found[0].expires_at) <= now:  # type: ignore[operator]
+            return None
+        return found[1], found[2]
+
+    def end_session(self, session_id: str) -> None:
+        self.session.exec(delete(UserSession).where(UserSession.session_id == session_id))  # type: ignore[call-overload]
+
+    def end_expired_sessions(self, now: datetime) -> None:
+        self.session.exec(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[call-overload]
