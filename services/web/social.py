@@ -216,8 +216,8 @@ def unmet_table(cells: list[dict[str, Any]]) -> Table:
 def fairness_table(districts: list[dict[str, Any]]) -> Table:
     return Table("fairness", [
         Column("district", N_("District")), Column("open_needs", N_("Open needs"), True),
-        Column("share_of_open_needs", N_("Share of open needs (%)"), True), Column("units_proposed", N_("Units proposed"), True),
-        Column("share_of_units_proposed", N_("Share of units proposed (%)"), True),
+        Column("share_of_open_needs", N_("Share of open needs, per cent"), True), Column("units_proposed", N_("Units proposed"), True),
+        Column("share_of_units_proposed", N_("Share of units proposed, per cent"), True),
         Column("ratio", N_("Ratio (under 1: less than its need)"), True),
     ], [d | {"share_of_open_needs": round(100 * d["share_of_open_needs"], 1),
              "share_of_units_proposed": round(100 * d["share_of_units_proposed"], 1),
