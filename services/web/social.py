@@ -64,12 +64,13 @@ def mask_name(name: str | None) -> str:
 
 def organisations_table(organisations: list[dict[str, Any]]) -> Table:
     return Table("organisations", [
-        Column("organisation_id", N_("Organisation")), Column("name", N_("Name")), Column("kind", N_("Kind")),
+        Column("organisation_id", N_("Organisation")), Column("name", N_("Organisation name")), Column("kind", N_("Kind")),
         Column("credit_code", N_("Credit code")), Column("districts", N_("Districts served")),
         Column("contact_name", N_("Contact (masked)")), Column("contact_phone", N_("Contact phone (masked)")),
         Column("registered_at", N_("Registered")),
     ], [o | {"contact_name": mask_name(o.get("contact_name")), "contact_phone": mask_phone(o.get("contact_phone")),
-             "districts": o.get("districts") or [N_("citywide")]} for o in organisations])
+             "districts": o.get("districts") or [N_("citywide")],
+             "registered_at": str(o.get("registered_at") or "")[:16].replace("T", " ")} for o in organisations])
 
 
 async def pending_organisations(staff: StaffMember, upstreams: Upstreams) -> Table:
