@@ -67,7 +67,7 @@ def api_router(cookies: SessionCookies, upstreams: Upstreams, figures: Dashboard
         board, section = await asyncio.gather(review.dashboard(staff, figures, from_month, to_month),
                                               social.social_section(staff, figures, from_month, to_month))
         return {"social_forces": None if section is None else {
-                    "totals": section.totals, "by_district_category": section.by_district_category.rows,
+                    "totals": section.totals, "by_category": section.by_category.rows, "by_district": section.by_district.rows,
                     "unmet_needs": section.unmet_total, "unmet_by_category": section.unmet_by_category.rows,
                     "unmet_by_district": section.unmet_by_district.rows},
                 "from": board.first, "to": board.last, "by_month": rows(board.by_month), "benefits": rows(board.benefits),

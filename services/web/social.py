@@ -272,7 +272,8 @@ async def _or_none(call: Any) -> Any:
 @dataclass
 class SocialSection:
     totals: dict[str, Any] | None  # None: the charity service is not answering and nothing is kept
-    by_district_category: Table
+    by_category: Table
+    by_district: Table
     unmet_by_category: Table
     unmet_by_district: Table
     unmet_total: int | None  # None: matching not answering
@@ -281,18 +282,18 @@ class SocialSection:
     tables: list[Table] = field(default_factory=list)
 
 
-def social_forces_table(rows: list[dict[str, Any]]) -> Table:
-    cells: dict[tuple[str, str], dict[str, Any]] = {}
+def social_forces_table(name: str, key: str, label: str, rows: list[dict[str, Any]]) -> Table:
+    """Units and value offered, matched and delivered, summed over the months by `key` (category or district)."""
+    cells: dict[str, dict[str, Any]] = {}
     for row in rows:
-        cell = cells.setdefault((row["district"], row["category"]), {
-            "district": row["district"], "category": row["category"], "capacity_offered": 0, "value_offered": 0.0,
-            "matched": 0, "value_matched": 0.0, "delivered": 0, "value_delivered": 0.0})
+        cell = cells.setdefault(row[key], {key: row[key], "capacity_offered": 0, "value_offered": 0.0, "matched": 0,
+                                           "value_matched": 0.0, "delivered": 0, "value_delivered": 0.0})
         for units in ("capacity_offered", "matched", "delivered"):
             cell[units] += row.get(units, 0)
         for value in ("offered", "matched", "delivered"):
             cell[f"value_{value}"] += row.get(f"value_{value}_fen", 0) / 100
-    return Table("social_forces", [
-        Column("district", N_("District")), Column("category", N_("Category")),
+    return Table(name, [
+        Column(key, label),
         Column("capacity_offered", N_("Units offered"), True), Column("value_offered", N_("Value offered (CNY)"), True),
         Column("matched", N_("Units matched"), True), Column("value_matched", N_("Value matched (CNY)"), True),
         Column("delivered", N_("Units delivered"), True), Column("value_delivered", N_("Value delivered (CNY)"), True),
@@ -316,11 +317,13 @@ async def social_section(staff: StaffMember, figures: DashboardFigures, first: s
         totals = charity["totals"] | {f"value_{v}_yuan": charity["totals"].get(f"value_{v}_fen", 0) / 100
                                       for v in ("offered", "matched", "delivered")}
     cells = unmet_table(unmet["cells"]).rows if unmet is not None else []
+    rows = charity["rows"] if charity else []
     section = SocialSection(
-        totals, social_forces_table(charity["rows"] if charity else []),
+        totals, social_forces_table("social_forces_by_category", "category", N_("Category"), rows),
+        social_forces_table("social_forces_by_district", "district", N_("District"), rows),
         unmet_totals_table("unmet_by_category", "category", N_("Category"), totals_of(cells, "category", "open_needs")),
         unmet_totals_table("unmet_by_district", "district", N_("District"), totals_of(cells, "district", "open_needs")),
         unmet["total"] if unmet is not None else None, charity_as_of, unmet_as_of,
     )
-    section.tables = [section.by_district_category, section.unmet_by_category, section.unmet_by_district]
+    section.tables = [section.by_category, section.by_district, section.unmet_by_category, section.unmet_by_district]
     return section

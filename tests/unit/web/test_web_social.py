@@ -105,7 +105,10 @@ async def test_the_dashboard_section_sums_value_offered_matched_delivered_and_ke
     section = await social.social_section(REVIEWER, figures, "2026-11", "2026-12")
     assert section is not None and section.totals is not None
     assert (section.totals["value_offered_yuan"], section.totals["value_matched_yuan"], section.totals["value_delivered_yuan"]) == (30000.0, 600.0, 450.0)
-    (cell,) = section.by_district_category.rows  # the two months' rows of one district and category, summed
+    (cell,) = section.by_category.rows  # the two months' rows of one category, summed
+    (district,) = section.by_district.rows
+    assert district["district"] == "310104" and {k: v for k, v in district.items() if k != "district"} == {
+        k: v for k, v in cell.items() if k != "category"}
     assert (cell["capacity_offered"], cell["matched"], cell["delivered"], cell["value_delivered"]) == (200, 4, 3, 450.0)
     assert section.unmet_total == 4 and section.unmet_by_district.rows[0] == {"district": "310104", "open_needs": 3}
     asked = len(fake.requests)
@@ -150,7 +153,7 @@ def test_pages_render_in_chinese_and_export_csv_and_xlsx(site: Site) -> None:
     site.as_role("reviewer")
     for path, heading, table in (("/offerings", "服务项目与匹配结果", "offerings"), ("/offerings", "服务项目与匹配结果", "match_outcomes"),
                                  ("/unmet-needs", "未满足需求", "unmet_needs"), ("/unmet-needs", "未满足需求", "fairness"),
-                                 ("/organisations", "待审核社会组织", "organisations"), ("/dashboard", "总览", "social_forces"),
+                                 ("/organisations", "待审核社会组织", "organisations"), ("/dashboard", "总览", "social_forces_by_district"),
                                  ("/dashboard", "总览", "unmet_by_category"), ("/households/hh-1", "家庭", "colour_history"),
                                  ("/households/hh-1", "家庭", "matches")):
         page = site.client.get(path)
