@@ -210,5 +210,7 @@ class FakeServices:
         if request.url.path == "/identity-reviews":
             return httpx.Response(200, json=[REVIEW])
         if request.url.path == "/identity-reviews/rv-1/resolve":
-            return httpx.Response(200, json={"record_id": "rv-1", "person_key": "p_a", "released": []})
+            acting = request.headers.get("X-Acting-User")
+            return httpx.Response(200, json={"record_id": "rv-1", "person_key": "p_a", "released": [],
+                                             "resolved_by": f"{acting} (web-front)" if acting else "web-front"})
         return httpx.Response(404, json={"detail": "no such review"})

@@ -200,3 +200,9 @@ def test_json_routes_for_the_same_use_cases(site: Site) -> None:
     assert site.client.get("/api/organisations").status_code == 403
     board = site.client.get("/api/dashboard", params={"from_month": "2026-11", "to_month": "2026-11"}).json()
     assert board["social_forces"] is None
+
+
+def test_the_identity_review_page_shows_who_intake_recorded(site: Site) -> None:
+    site.as_role("reviewer")
+    resolved = site.client.post("/identity-reviews/rv-1/resolve", data={"choice": "new", "csrftoken": site.csrf()})
+    assert resolved.status_code == 200 and '<span id="resolved-by">rita (web-front)</span>' in resolved.text
