@@ -375,6 +375,9 @@ async def household_matches(staff: StaffMember, upstreams: Upstreams, needs: lis
     page is already checked for this person). Matching not answering: an empty table, said so."""
     asked = sorted(needs, key=lambda n: n.get("assessed_on") or "", reverse=True)[:HOUSEHOLD_NEEDS_ASKED]
     answers = await asyncio.gather(*(_explanation(upstreams, staff, n["need_id"]) for n in asked), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, UpstreamDown | UpstreamRefused):
+            raise answer
     down = any(isinstance(a, UpstreamDown | UpstreamRefused) for a in answers)
     rows = []
     for need, answer in zip(asked, answers, strict=True):
