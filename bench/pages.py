@@ -48,6 +48,8 @@ def start_web(hub: HubSettings, ledger_url: str, folder: Path) -> tuple[subproce
         **os.environ, "PYTHONPATH": str(ROOT), "HUB_KAFKA_BOOTSTRAP": hub.kafka_bootstrap, "HUB_KAFKA_IDEMPOTENCE": "false",
         "HUB_TOPIC_NAMESPACE": hub.topic_namespace, "HUB_DATA_DIR": str(folder), "HUB_WEB_HTTP_PORT": str(port),
         "HUB_WEB_DATABASE_URL": database, "HUB_WEB_LEDGER_URL": ledger_url, "HUB_WEB_INTAKE_URL": "http://127.0.0.1:9",
+        # not run here: the dashboard's social section says so (asked again every 15 s), the ledger's figures are timed
+        "HUB_WEB_CHARITY_URL": "http://127.0.0.1:9", "HUB_WEB_MATCHING_URL": "http://127.0.0.1:9",
         "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": "WARNING",
     }
     log = folder / "web.log"

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi.security import APIKeyHeader
 
 from contracts.catalogue import DEPARTMENTS, programmes_of
@@ -132,3 +132,19 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+# --- the person acting through a staff key ------------------------------------------------------
+
+ACTING_USER_HEADER = "X-Acting-User"
+ACTING_USER_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,31}$"
+ActingUser = Annotated[str | None, Header(
+    alias=ACTING_USER_HEADER, pattern=ACTING_USER_PATTERN,
+    description="The person acting through a staff key (the staff web front names them); recorded with the key's id",
+)]
+
+
+def decided_by(key_id: str, acting_user: str | None) -> str:
+    """Who a decision is recorded as: the key's id, and the person acting through it if named
+    ('rita (web-front)'). At most 64 characters, as the services' `decided_by` columns."""
+    return f"{acting_user} ({key_id})"[:64] if acting_user else key_id

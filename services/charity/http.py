@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from contracts.catalogue import Category
 from contracts.envelope import CODE_PATTERN
+from kit.auth import ActingUser
 from services.charity import usecases
 from services.charity.access import AUTH_RESPONSES, Allowed, GuardedRoute
 from services.charity.matches import Action, check_decline_reason
@@ -127,13 +128,14 @@ def _organisations(charity: Charity) -> APIRouter:
         return OrganisationOut.of(await run_in_threadpool(usecases.change_organisation, charity, caller, organisation_id, changes))
 
     @router.post("/{organisation_id}/approve", summary="Staff: approve a pending organisation", responses=AUTH | NOT_FOUND | CONFLICT)
-    async def approve(organisation_id: OrgId, caller: Staff, given: DecisionIn | None = None) -> OrganisationOut:
-        decided = await run_in_threadpool(usecases.decide_registration, charity, caller, organisation_id, True, given.reason if given else "")
+    async def approve(organisation_id: OrgId, caller: Staff, acting_user: ActingUser = None, given: DecisionIn | None = None) -> OrganisationOut:
+        decided = await run_in_threadpool(usecases.decide_registration, charity, caller, organisation_id, True,
+                                          given.reason if given else "", acting_user)
         return OrganisationOut.of(decided)
 
     @router.post("/{organisation_id}/refuse", summary="Staff: refuse a pending organisation, with a reason", responses=AUTH | NOT_FOUND | CONFLICT)
-    async def refuse(organisation_id: OrgId, given: RefusalIn, caller: Staff) -> OrganisationOut:
-        decided = await run_in_threadpool(usecases.decide_registration, charity, caller, organisation_id, False, given.reason)
+    async def refuse(organisation_id: OrgId, given: RefusalIn, caller: Staff, acting_user: ActingUser = None) -> OrganisationOut:
+        decided = await run_in_threadpool(usecases.decide_registration, charity, caller, organisation_id, False, given.reason, acting_user)
         return OrganisationOut.of(decided)
 
     @router.post("/{organisation_id}/keys", status_code=201, summary="Create an API key (shown once)", responses=AUTH | NOT_FOUND)

@@ -252,3 +252,9 @@ class StatsOut(BaseModel):
                                                 examples=[[{"organisation_id": ORG_ID, "name": "…", "kind": "charity", "offerings": 2,
                                                             "capacity_offered": 300, "matched": 10, "delivered": 8, "value_delivered_fen": 120000,
                                                             "declines_by_reason": {"outside_area": 1}}]])
+    outcomes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per organisation x category, the period's proposals (by month proposed) by where they stand now: proposed (all), "
+                    "open (unanswered), accepted (accepted or in progress), declined, fulfilled, failed, cancelled, expired; declines by reason",
+        examples=[[{"organisation_id": ORG_ID, "name": "…", "category": "food", "proposed": 12, "open": 2, "accepted": 3, "declined": 2,
+                    "fulfilled": 4, "failed": 0, "cancelled": 1, "expired": 0, "declines_by_reason": {"no_capacity": 2}}]])

@@ -23,8 +23,14 @@ def _month(moment: Any) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
+def _value(offering: Offering | None, quantity: int) -> int:
+    """What `quantity` units of an offering are worth in fen (0 when the offering states no value)."""
+    return (offering.value_fen_per_unit or 0) * quantity if offering is not None else 0
+
+
 def _cell() -> dict[str, Any]:
-    return {"organisations": set(), "offerings": 0, "capacity_offered": 0, "matched": 0, "delivered": 0, "value_delivered_fen": 0}
+    return {"organisations": set(), "offerings": 0, "capacity_offered": 0, "value_offered_fen": 0, "matched": 0, "value_matched_fen": 0,
+            "delivered": 0, "value_delivered_fen": 0}
 
 
 def social_forces(
@@ -48,9 +54,12 @@ def social_forces(
             cell["organisations"].add(offering.organisation_id)
             cell["offerings"] += 1
             cell["capacity_offered"] += offering.quantity_total
+            cell["value_offered_fen"] += _value(offering, offering.quantity_total)
         mine = per_org[offering.organisation_id]
         mine["offerings"] += 1
         mine["capacity_offered"] += offering.quantity_total
+        mine["value_offered_fen"] += _value(offering, offering.quantity_total)
+    unit_values = {o.offering_id: o for o in offerings}
     declines: Counter[str] = Counter()
     for match in matches:
         proposed = _month(match.proposed_at)
@@ -58,7 +67,9 @@ def social_forces(
             cell = cells[(match.district, match.category, proposed)]
             cell["organisations"].add(match.organisation_id)
             cell["matched"] += match.quantity
+            cell["value_matched_fen"] += _value(unit_values.get(match.offering_id), match.quantity)
             per_org[match.organisation_id]["matched"] += match.quantity
+            per_org[match.organisation_id]["value_matched_fen"] += _value(unit_values.get(match.offering_id), match.quantity)
         if match.state == "rejected" and within(proposed):
             declines[match.reason_code or "other"] += 1
             per_org[match.organisation_id]["declines"][match.reason_code or "other"] += 1
@@ -70,6 +81,7 @@ def social_forces(
             per_org[match.organisation_id]["delivered"] += match.delivered_quantity or 0
             per_org[match.organisation_id]["value_delivered_fen"] += match.amount_fen or 0
     names = {o.organisation_id: o for o in organisations}
+    outcomes = match_outcomes(matches, names, within)
     rows = [
         {"district": d, "category": c, "month": m, **cell, "organisations": len(cell["organisations"])}
         for (d, c, m), cell in sorted(cells.items())
@@ -86,9 +98,39 @@ def social_forces(
         "organisations": Counter(o.status for o in organisations),
         "offerings": len(counted),  # once each, though a row counts it in every district it serves
         "capacity_offered": sum(o.quantity_total for o in counted),
+        "value_offered_fen": sum(_value(o, o.quantity_total) for o in counted),
         "matched": sum(r["matched"] for r in rows),
+        "value_matched_fen": sum(r["value_matched_fen"] for r in rows),
         "delivered": sum(r["delivered"] for r in rows),
         "value_delivered_fen": sum(r["value_delivered_fen"] for r in rows),
         "declines_by_reason": dict(sorted(declines.items())),
     }
-    return {"totals": totals, "rows": rows, "organisations": by_org}
+    return {"totals": totals, "rows": rows, "organisations": by_org, "outcomes": outcomes}
+
+
+# A match's state, as the outcome staff count it (FHIR Task states, in `matches.py`).
+OUTCOMES = {"requested": "proposed", "accepted": "accepted", "in-progress": "accepted", "completed": "fulfilled",
+            "rejected": "declined", "failed": "failed", "cancelled": "cancelled", "expired": "expired"}
+
+
+def match_outcomes(matches: Iterable[MatchEntry], names: dict[str, Organisation], within: Any) -> list[dict[str, Any]]:
+    """Per organisation x category, the proposals of the period (by the month proposed) by where
+    they stand now: `proposed` counts every proposal; `open` those not yet answered; declines by reason."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for match in matches:
+        if not within(_month(match.proposed_at)):
+            continue
+        cell = cells.setdefault((match.organisation_id, match.category), {
+            "proposed": 0, "open": 0, "accepted": 0, "declined": 0, "fulfilled": 0, "failed": 0, "cancelled": 0, "expired": 0,
+            "declines_by_reason": Counter(),
+        })
+        cell["proposed"] += 1
+        outcome = OUTCOMES.get(match.state, "open")
+        cell["open" if outcome == "proposed" else outcome] += 1
+        if outcome == "declined":
+            cell["declines_by_reason"][match.reason_code or "other"] += 1
+    return [
+        {"organisation_id": org_id, "name": names[org_id].name if org_id in names else "", "category": category,
+         **{k: v for k, v in cell.items() if k != "declines_by_reason"}, "declines_by_reason": dict(sorted(cell["declines_by_reason"].items()))}
+        for (org_id, category), cell in sorted(cells.items())
+    ]

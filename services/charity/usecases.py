@@ -30,6 +30,7 @@ from contracts.hub import (
     OfferingWithdrawn,
 )
 from contracts.topics import MATCHES, OFFERINGS
+from kit.auth import decided_by
 from kit.logs import get_logger
 from kit.outbox import UnitOfWork
 from services.charity import organisations as rules
@@ -165,7 +166,10 @@ def change_organisation(charity: Charity, caller: Caller, organisation_id: str, 
     return organisation
 
 
-def decide_registration(charity: Charity, staff: Caller, organisation_id: str, approve: bool, reason: str) -> Organisation:
+def decide_registration(charity: Charity, staff: Caller, organisation_id: str, approve: bool, reason: str,
+                        acting_user: str | None = None) -> Organisation:
+    """`acting_user`: the person acting through the staff key (the web front names them), recorded
+    in `decided_by` with the key's id: the organisation's record is this decision's audit trail."""
     with charity.unit_of_work() as unit:
         organisation = CharityRepository(unit.session).organisation(organisation_id)
         if organisation is None:
@@ -174,10 +178,10 @@ def decide_registration(charity: Charity, staff: Caller, organisation_id: str, a
             raise Conflict(f"organisation {organisation_id} was already {organisation.status} by {organisation.decided_by}")
         organisation.status = "approved" if approve else "refused"
         organisation.status_reason = reason or None
-        organisation.decided_by, organisation.decided_at = staff.id, utc_now()
+        organisation.decided_by, organisation.decided_at = decided_by(staff.id, acting_user), utc_now()
         unit.session.add(organisation)
         unit.commit()
-    log.info("organisation decided", organisation_id=organisation_id, status=organisation.status, staff=staff.id)
+    log.info("organisation decided", organisation_id=organisation_id, status=organisation.status, staff=staff.id, acting_user=acting_user)
     return organisation
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 
 from contracts.catalogue import PROGRAMMES
 from contracts.envelope import new_id
-from kit.auth import Principal, require
+from kit.auth import ActingUser, Principal, decided_by, require
 from kit.http import MAX_BODY, unprocessable
 from services.intake.domain import (
     Accepted,
@@ -120,12 +120,14 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
         "/identity-reviews/{record_id}/resolve", summary="Say who a held member is; held events flow on",
         responses={404: {"description": "No such review"}, 409: {"description": "The review was already resolved"}},
     )
-    async def resolve_review(record_id: Annotated[str, PathParam(max_length=64)], decision: ReviewDecision, caller: StaffCaller) -> dict[str, Any]:
+    async def resolve_review(record_id: Annotated[str, PathParam(max_length=64)], decision: ReviewDecision, caller: StaffCaller,
+                             acting_user: ActingUser = None) -> dict[str, Any]:
         if decision.decision == "same_person" and not decision.person_key:
             raise unprocessable(["body", "person_key"], "same_person needs the person_key of that person")
         person_key = decision.person_key if decision.decision == "same_person" else None
+        resolver = decided_by(caller.id, acting_user)
         try:
-            resolution = await handlers.resolve_review(record_id, person_key, caller.id)
+            resolution = await handlers.resolve_review(record_id, person_key, resolver)
         except ReviewNotFound as error:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
         except ReviewAlreadyResolved as error:
@@ -135,6 +137,7 @@ def intake_router(handlers: IntakeHandlers, max_events: int, max_event_bytes: in
         return {
             "record_id": resolution.record_id,
             "person_key": resolution.person_key,
+            "resolved_by": resolver,
             "released": [_result(o) for o in resolution.released],
         }
 

@@ -26,11 +26,12 @@ class Permission(StrEnum):
     DECIDE = "decide"  # alert decisions, identity reviews, pre-grant checks
     AUDIT = "audit"  # the audit trail
     MANAGE_ACCOUNTS = "manage_accounts"
+    SOCIAL = "social"  # organisations, offerings and match outcomes, unmet needs (charity programmes: no department's)
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMINISTRATOR: frozenset(Permission),
-    Role.REVIEWER: frozenset({Permission.VIEW, Permission.DECIDE, Permission.AUDIT}),
+    Role.REVIEWER: frozenset({Permission.VIEW, Permission.DECIDE, Permission.AUDIT, Permission.SOCIAL}),
     Role.DEPARTMENT_VIEWER: frozenset({Permission.VIEW}),
 }
 

@@ -20,7 +20,7 @@ from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.web.access import Access
 from services.web.accounts import Lockout
 from services.web.csrf import FormCSRFMiddleware
-from services.web.figures import DashboardFigures, OpenAlertSummary, StatisticsCache, keep_fresh
+from services.web.figures import DashboardFigures, KeptReport, OpenAlertSummary, StatisticsCache, keep_fresh
 from services.web.http import api_router
 from services.web.i18n import N_
 from services.web.pages import page_router
@@ -33,7 +33,7 @@ from services.web.upstream import Upstream, Upstreams, UpstreamDown, UpstreamRef
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATIC = Path(__file__).parent / "static"
 TITLE = "Hub staff pages"
-DESCRIPTION = "The joint meeting's web front over the ledger's and intake's HTTP APIs."
+DESCRIPTION = "The joint meeting's web front over the ledger's, intake's, the charity service's and matching's HTTP APIs."
 
 
 def make_access(settings: WebSettings, runtime: ServiceRuntime) -> Access:
@@ -46,6 +46,8 @@ def make_upstreams(settings: WebSettings) -> Upstreams:
     return Upstreams(
         ledger=Upstream.connect("ledger", settings.upstream("ledger"), key, settings.upstream_timeout),
         intake=Upstream.connect("intake", settings.upstream("intake"), key, settings.upstream_timeout),
+        charity=Upstream.connect("charity", settings.upstream("charity"), key, settings.upstream_timeout),
+        matching=Upstream.connect("matching", settings.upstream("matching"), key, settings.upstream_timeout),
     )
 
 
@@ -55,7 +57,9 @@ def build(settings: WebSettings, upstreams: Upstreams | None = None) -> tuple[Se
     upstreams = upstreams or make_upstreams(settings)
     runtime.on_stop.append(upstreams.close)
     figures = DashboardFigures(StatisticsCache(upstreams.ledger, settings.statistics_seconds),
-                               OpenAlertSummary(upstreams.ledger, settings.alert_summary_seconds))
+                               OpenAlertSummary(upstreams.ledger, settings.alert_summary_seconds),
+                               KeptReport(upstreams.charity, "/stats/social-forces", settings.social_seconds),
+                               KeptReport(upstreams.matching, "/reports/unmet-needs", settings.social_seconds))
     _in_background(runtime, lambda: keep_fresh(figures, default_months))
     secret = settings.session_secret.get_secret_value()
     max_age = int(settings.session_hours * 3600)

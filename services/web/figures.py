@@ -100,9 +100,62 @@ class OpenAlertSummary:
 
 
 @dataclass
+class KeptAnswer:
+    answer: Any
+    fetched_at: datetime
+    fetched: float
+
+
+@dataclass
+class KeptReport:
+    """One report of another service for the dashboard (the charity's social forces, matching's
+    unmet needs), per set of parameters: fetched once per `ttl` seconds and shared by concurrent
+    requests. A service that does not answer is asked again only after `retry` seconds, so the
+    dashboard renders at once without it (the figures kept before, if any, with their time; else
+    the page says the service is not answering). Read without a person, like the other figures."""
+
+    upstream: Upstream
+    path: str
+    ttl: float
+    retry: float = 15.0
+    clock: Callable[[], float] = time.monotonic
+    kept: dict[tuple[tuple[str, str], ...], KeptAnswer] = field(default_factory=dict)
+    failed: dict[tuple[tuple[str, str], ...], float] = field(default_factory=dict)
+    _pending: dict[tuple[tuple[str, str], ...], asyncio.Task[None]] = field(default_factory=dict)
+
+    async def current(self, params: dict[str, str]) -> tuple[Any | None, datetime | None]:
+        key = tuple(sorted(params.items()))
+        now, known, failed = self.clock(), self.kept.get(key), self.failed.get(key)
+        fresh = known is not None and now - known.fetched < self.ttl
+        if not fresh and (failed is None or now - failed >= self.retry):
+            task = self._pending.get(key)
+            if task is None:
+                task = asyncio.create_task(self._fetch(key, params))
+                self._pending[key] = task
+                task.add_done_callback(lambda _: self._pending.pop(key, None))
+            await asyncio.shield(task)
+        known = self.kept.get(key)
+        return (known.answer, known.fetched_at) if known else (None, None)
+
+    async def _fetch(self, key: tuple[tuple[str, str], ...], params: dict[str, str]) -> None:
+        try:
+            answer = await self.upstream.get(self.path, "", params, timeout=STATISTICS_TIMEOUT)
+        except (UpstreamDown, UpstreamRefused) as error:
+            log.info("report not read", service=self.upstream.name, path=self.path, error=type(error).__name__)
+            self.failed[key] = self.clock()
+            return
+        self.failed.pop(key, None)
+        if len(self.kept) > 64:  # month ranges people asked for: keep the cache small
+            self.kept.clear()
+        self.kept[key] = KeptAnswer(answer, datetime.now(UTC), self.clock())
+
+
+@dataclass
 class DashboardFigures:
     statistics: StatisticsCache
     open_alerts: OpenAlertSummary
+    social: KeptReport | None = None  # the charity's /stats/social-forces
+    unmet: KeptReport | None = None  # matching's /reports/unmet-needs
 
 
 async def keep_fresh(figures: DashboardFigures, default_months: Callable[[], list[str]]) -> None:

@@ -14,13 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from contracts.envelope import CODE_PATTERN
-from services.web import review
+from services.web import review, social
 from services.web.access import Access
 from services.web.accounts import FieldError, Permission, Role
 from services.web.figures import DashboardFigures
 from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, translator
 from services.web.render import Pages
 from services.web.review import AlertFilters, PreGrantForm
+from services.web.social import OfferingFilters, OrganisationDecision
 from services.web.sessions import SessionCookies
 from services.web.tables import Table, to_csv, to_xlsx
 from services.web.upstream import Upstreams
@@ -124,8 +125,10 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
         errors = month_range_errors(first, last)
         if errors:
             return render(request, "dashboard.html", status=400, form=form, board=None, errors=errors_of(errors))
-        board = await review.dashboard(staff, figures, first, last)
-        if (export := exported(request, board.benefits, board.by_month, board.alerts_by_rule, board.alerts_by_age)) is not None:
+        board, section = await asyncio.gather(review.dashboard(staff, figures, first, last),
+                                              social.social_section(staff, figures, first, last))
+        if (export := exported(request, board.benefits, board.by_month, board.alerts_by_rule, board.alerts_by_age,
+                               *(section.tables if section else []))) is not None:
             return export
         translate = translator(pages.language(request))
         charts = {
@@ -134,7 +137,9 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
             "ages": [(translate(r["age"]), r["open"]) for r in board.alerts_by_age.rows],
             "rules": [(r["rule_id"], r["open"]) for r in board.alerts_by_rule.rows],
         }
-        return render(request, "dashboard.html", form=form, board=board, charts=charts)
+        if section is not None:
+            charts["unmet"] = [(translate(r["category"]), r["open_needs"]) for r in section.unmet_by_category.rows]
+        return render(request, "dashboard.html", form=form, board=board, charts=charts, social=section)
 
     # --- alerts ---------------------------------------------------------------------------------
 
@@ -191,7 +196,7 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
     async def household_page(request: Request, household_id: str, status: int = 200, **context: Any) -> Response:
         staff = await cookies.staff(request)
         page = await review.household(staff, upstreams, record_id(household_id))
-        if (export := exported(request, page.benefits, page.needs, page.alerts, page.timeline)) is not None:
+        if (export := exported(request, page.benefits, page.needs, page.alerts, page.timeline, page.matches, page.colours)) is not None:
             return export
         context.setdefault("check_form", PreGrantForm())
         return render(request, "household.html", status=status, page=page, may_decide=staff.may(Permission.DECIDE), **context)
@@ -222,8 +227,8 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
         return render(request, "reviews.html", status=status, reviews=reviews, table_=table, **context)
 
     @router.get("/identity-reviews")
-    async def identity_reviews(request: Request, resolved: str = "") -> Response:
-        return await reviews_page(request, resolved=resolved[:64])
+    async def identity_reviews(request: Request, resolved: str = "", by: str = "") -> Response:
+        return await reviews_page(request, resolved=resolved[:64], resolved_by=by[:64])
 
     @router.post("/identity-reviews/{record}/resolve")
     async def resolve(request: Request, record: str) -> Response:
@@ -233,10 +238,75 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
         choice = str(form.get("choice", ""))
         decision, _, person = ("same_person", "", choice[5:]) if choice.startswith("same:") else (
             ("new_person", "", "") if choice == "new" else ("", "", ""))
-        _resolved, errors = await review.resolve_review(staff, upstreams, record_id(record), decision, person)
-        if errors:
+        resolved, errors = await review.resolve_review(staff, upstreams, record_id(record), decision, person)
+        if errors or resolved is None:
             return await reviews_page(request, status=400, form={"record_id": record, "choice": choice}, errors=errors_of(errors))
-        return RedirectResponse(f"/identity-reviews?{urlencode({'resolved': record})}", status_code=303)
+        shown = {"resolved": record, "by": resolved.get("resolved_by") or ""}
+        return RedirectResponse(f"/identity-reviews?{urlencode(shown)}", status_code=303)
+
+    # --- social forces: organisations, offerings and outcomes, unmet needs ----------------------
+
+    async def organisations_page(request: Request, status: int = 200, **context: Any) -> Response:
+        staff = await cookies.staff(request)
+        table = await social.pending_organisations(staff, upstreams)
+        if (export := exported(request, table)) is not None:
+            return export
+        context.setdefault("form", {})
+        return render(request, "organisations.html", status=status, table_=table, **context)
+
+    @router.get("/organisations")
+    async def organisations(request: Request, decided: str = "", decision: str = "", by: str = "") -> Response:
+        return await organisations_page(request, decided=decided[:64], decision=decision[:16], decided_by=by[:64])
+
+    @router.post("/organisations/{organisation}/decision")
+    async def decide_organisation(request: Request, organisation: str) -> Response:
+        staff = await cookies.staff(request)
+        review.require(staff, Permission.SOCIAL)
+        review.require(staff, Permission.DECIDE)
+        form = await request.form()
+        typed = OrganisationDecision(str(form.get("decision", "")), str(form.get("reason", ""))[:2000])
+        decided, errors = await social.decide_organisation(staff, upstreams, record_id(organisation), typed)
+        if errors or decided is None:
+            return await organisations_page(request, status=400, form={"organisation_id": organisation, **asdict(typed)},
+                                            errors=errors_of(errors))
+        shown = {"decided": organisation, "decision": decided["status"], "by": decided.get("decided_by") or ""}
+        return RedirectResponse(f"/organisations?{urlencode(shown)}", status_code=303)
+
+    @router.get("/offerings")
+    async def offerings(request: Request) -> Response:
+        staff = await cookies.staff(request)
+        review.require(staff, Permission.SOCIAL)
+        query = request.query_params
+        filters = OfferingFilters(**{f: str(query.get(f, "")).strip()[:32] for f in ("category", "district", "status")})
+        default_first, default_last = review.default_range(datetime.now(UTC))
+        months = {"first": query.get("from") or default_first, "last": query.get("to") or default_last}
+        page = int(query["page"]) if str(query.get("page", "")).isdigit() and int(query["page"]) < 10_000 else 0
+        exporting = "export" in query
+        errors = month_range_errors(months["first"], months["last"])
+        (table, more, filter_errors), outcomes = await asyncio.gather(
+            social.offerings(staff, upstreams, filters, 0 if exporting else page, review.LIST_LIMIT if exporting else review.PAGE_SIZE),
+            social.match_outcomes(staff, upstreams, months["first"], months["last"]) if not errors else _nothing(),
+        )
+        errors += filter_errors
+        if not errors and (export := exported(request, table, outcomes)) is not None:
+            return export
+        return render(request, "offerings.html", status=400 if errors else 200, filters=filters, months=months,
+                      offerings=table, outcomes=outcomes, more=more, page=page, errors=errors_of(errors),
+                      categories=social.CATEGORIES, statuses=social.OFFERING_STATUSES,
+                      page_query=lambda number: urlencode({**dict(query), "page": number}))
+
+    @router.get("/unmet-needs")
+    async def unmet_needs(request: Request, category: str = "", district: str = "") -> Response:
+        staff = await cookies.staff(request)
+        category, district = category.strip()[:32], district.strip()[:32]
+        report, errors = await social.unmet_needs(staff, upstreams, category, district)
+        if report is not None and (export := exported(request, report.cells, *([report.fairness] if report.fairness else []))) is not None:
+            return export
+        translate = translator(pages.language(request))
+        charts = {"categories": [(translate(k), n) for k, n in report.by_category],
+                  "districts": report.by_district} if report else {}
+        return render(request, "unmet.html", status=400 if errors else 200, report=report, charts=charts,
+                      form={"category": category, "district": district}, categories=social.CATEGORIES, errors=errors_of(errors))
 
     # --- cliff effect, audit, accounts ----------------------------------------------------------
 
@@ -294,6 +364,10 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
         return RedirectResponse(f"/accounts?{urlencode({'created': typed['username']})}", status_code=303)
 
     return router
+
+
+async def _nothing() -> None:
+    return None
 
 
 def month_range_errors(first: str, last: str) -> list[FieldError]:

@@ -19,12 +19,15 @@ TEMPLATES = Path(__file__).parent / "templates"
 CSRF_COOKIE = "csrftoken"
 CSRF_FIELD = "csrftoken"
 
-# The navigation: (path, message id, permission). Pages over charity and matching data come with those services.
+# The navigation: (path, message id, permission).
 NAVIGATION = (
     ("/dashboard", N_("Dashboard"), Permission.VIEW),
     ("/alerts", N_("Alerts"), Permission.VIEW),
     ("/households", N_("Households"), Permission.VIEW),
     ("/identity-reviews", N_("Identity reviews"), Permission.DECIDE),
+    ("/organisations", N_("Organisations"), Permission.SOCIAL),
+    ("/offerings", N_("Offerings"), Permission.SOCIAL),
+    ("/unmet-needs", N_("Unmet needs"), Permission.SOCIAL),
     ("/cliff", N_("Cliff effect"), Permission.VIEW),
     ("/audit", N_("Audit trail"), Permission.AUDIT),
     ("/accounts", N_("Accounts"), Permission.MANAGE_ACCOUNTS),
@@ -85,7 +88,8 @@ def _environment(language: str) -> Environment:
     return environment
 
 
-TRANSLATED_CODES = frozenset({"status", "severity", "side", "age", "role", "decision"})
+TRANSLATED_CODES = frozenset({"status", "severity", "side", "age", "role", "decision", "state", "colour", "previous", "category",
+                              "kind", "closed_reason", "reason_code"})
 
 
 def _cell_renderer(language: str) -> Any:
@@ -109,6 +113,8 @@ def _cell_renderer(language: str) -> Any:
             return Markup('<a href="/households/{0}">{0}</a>').format(value)
         if key in TRANSLATED_CODES:
             return escape(translate(str(value)))
+        if isinstance(value, list):
+            return escape(", ".join(translate(str(v)) for v in value))
         if key == "locked":
             return escape(translate("yes") if value else translate("no"))
         if column.numeric and isinstance(value, float):
@@ -133,4 +139,14 @@ CODE_LABELS = (
     N_("dibao"), N_("low_income"), N_("extreme_poverty"), N_("expenditure_poverty"), N_("marginal"),
     N_("head"), N_("spouse"), N_("child"), N_("parent"), N_("sibling"), N_("grandchild"), N_("other"),
     N_("department"), N_("charity"), N_("active"), N_("ended"), N_("closed"),
+    # social forces: offering statuses, organisation kinds, categories, match states, reasons
+    N_("stale"), N_("withdrawn"), N_("exhausted"), N_("expired"), N_("pending"), N_("approved"), N_("refused"), N_("citywide"),
+    N_("foundation"), N_("company"), N_("social_work_agency"), N_("volunteer_group"),
+    N_("goods"), N_("cash"), N_("service"), N_("place"),
+    N_("basic_living"), N_("medical"), N_("education"), N_("housing"), N_("employment"), N_("emergency"), N_("disability"),
+    N_("food"), N_("care"),
+    N_("proposed"), N_("accepted"), N_("in_progress"), N_("fulfilled"), N_("declined"), N_("failed"), N_("cancelled"),
+    N_("no_capacity"), N_("outside_area"), N_("not_eligible"), N_("unreachable"),
+    N_("offering_withdrawn"), N_("offering_closed"), N_("offering_stale"), N_("need_closed"), N_("need_met"), N_("household_served"),
+    N_("already_served"), N_("no_offering_in_area"), N_("declined_by_all"), N_("waiting_for_round"), N_("need_fulfilled"),
 )

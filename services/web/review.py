@@ -15,7 +15,7 @@ from services.web.figures import DashboardFigures
 from kit.logs import get_logger
 from services.web.i18n import N_
 from services.web.tables import Column, Table
-from services.web.upstream import UpstreamRefused, Upstreams
+from services.web.upstream import UpstreamDown, UpstreamRefused, Upstreams
 
 log = get_logger(__name__)
 ALERT_STATUSES = ("open", "resolved", "confirmed_duplicate", "justified")
@@ -24,6 +24,7 @@ AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 LIST_LIMIT = 1000
 PAGE_SIZE = 100
+HOUSEHOLD_NEEDS_ASKED = 20  # a household's needs whose matches are read from matching, newest first
 
 
 class Forbidden(Exception):
@@ -263,6 +264,9 @@ class HouseholdPage:
     alerts: Table
     timeline: Table
     periods: list[dict[str, Any]] = field(default_factory=list)
+    colours: Table | None = None
+    matches: Table | None = None
+    matching_answered: bool = True
 
 
 async def household(staff: StaffMember, upstreams: Upstreams, household_id: str) -> HouseholdPage:
@@ -283,8 +287,10 @@ async def household(staff: StaffMember, upstreams: Upstreams, household_id: str)
         Column("occurred_at", N_("When")), Column("type", N_("Event")), Column("source", N_("Source")),
         Column("benefit_id", N_("Benefit")),
     ], view["timeline"])
+    matches = await household_matches(staff, upstreams, view["needs"])
     return HouseholdPage(view["household"], view["members"], benefits, needs, alert_table(view["alerts"]), timeline,
-                         benefit_periods(view["benefits"], _now().date()))
+                         benefit_periods(view["benefits"], _now().date()), colour_history(view["timeline"]),
+                         matches.table, matches.matching_answered)
 
 
 def benefit_periods(benefits: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
@@ -355,6 +361,69 @@ def _fen(text: str) -> int | None:
     return int(whole) * 100 + int(cents.ljust(2, "0") or 0)
 
 
+# --- a household's matches (matching) and colour history ---------------------------------------
+
+
+@dataclass
+class HouseholdMatches:
+    table: Table
+    matching_answered: bool
+
+
+async def household_matches(staff: StaffMember, upstreams: Upstreams, needs: list[dict[str, Any]]) -> HouseholdMatches:
+    """Each need's proposals and where they stand, from matching's need explanation (the household
+    page is already checked for this person). Matching not answering: an empty table, said so."""
+    asked = sorted(needs, key=lambda n: n.get("assessed_on") or "", reverse=True)[:HOUSEHOLD_NEEDS_ASKED]
+    answers = await asyncio.gather(*(_explanation(upstreams, staff, n["need_id"]) for n in asked), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, UpstreamDown | UpstreamRefused):
+            raise answer
+    down = any(isinstance(a, UpstreamDown | UpstreamRefused) for a in answers)
+    rows = []
+    for need, answer in zip(asked, answers, strict=True):
+        if not isinstance(answer, dict):
+            continue
+        for proposal in answer.get("history", []):
+            rows.append({"need_id": need["need_id"], "category": need.get("category"), "match_id": proposal["match_id"],
+                         "offering_id": proposal["offering_id"], "state": proposal["state"],
+                         "reason_code": proposal.get("reason_code")})
+        if not answer.get("history"):
+            rows.append({"need_id": need["need_id"], "category": need.get("category"), "match_id": None, "offering_id": None,
+                         "state": answer.get("reason"), "reason_code": None})
+    return HouseholdMatches(Table("matches", [
+        Column("need_id", N_("Need")), Column("category", N_("Category")), Column("match_id", N_("Match")),
+        Column("offering_id", N_("Offering")), Column("state", N_("State")), Column("reason_code", N_("Reason")),
+    ], rows), not down)
+
+
+async def _explanation(upstreams: Upstreams, staff: StaffMember, need_id: str) -> dict[str, Any] | None:
+    try:
+        return await upstreams.matching.get(f"/needs/{need_id}/explanation", staff.username)
+    except UpstreamRefused as refused:
+        if refused.status == 404:  # matching has not read this need (yet)
+            return None
+        raise
+
+
+def colour_history(timeline: list[dict[str, Any]]) -> Table:
+    """The Chengdu colour as each household report gave it, in order, one row per change: the
+    ledger keeps the colour in each `household.recorded` event's summary on the timeline."""
+    rows: list[dict[str, Any]] = []
+    for event in timeline:
+        record = event.get("record") or {}
+        if event.get("type") != "household.recorded" or record.get("kind") != "household":
+            continue
+        colour = record.get("colour")
+        if rows and rows[-1]["colour"] == colour:
+            continue
+        rows.append({"occurred_at": event["occurred_at"], "colour": colour, "previous": rows[-1]["colour"] if rows else None,
+                     "source": event.get("source"), "department": record.get("department")})
+    return Table("colour_history", [
+        Column("occurred_at", N_("When")), Column("colour", N_("Colour status")), Column("previous", N_("Before")),
+        Column("department", N_("Reported by")),
+    ], rows)
+
+
 # --- identity reviews (intake) -----------------------------------------------------------------
 
 
@@ -380,8 +449,8 @@ async def resolve_review(staff: StaffMember, upstreams: Upstreams, record_id: st
         return None, [FieldError("person_key", N_("Choose which candidate it is"))]
     body = {"decision": decision, "person_key": person_key if decision == "same_person" else None}
     try:
+        # intake records the person (X-Acting-User) with the web front's key: `resolved_by` "rita (web-front)"
         resolved = await upstreams.intake.post(f"/identity-reviews/{record_id}/resolve", staff.username, body)
-        # intake records the calling key (web-front) as the resolver; the person is in this log line
         log.info("identity review resolved", record_id=record_id, decision=decision, by=staff.username)
         return resolved, []
     except UpstreamRefused as refused:

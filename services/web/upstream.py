@@ -1,5 +1,6 @@
 """The services the pages read from, over their HTTP APIs with the web front's own staff key. The
-person acting is named in X-Acting-User, which the ledger writes into its audit trail."""
+person acting is named in X-Acting-User: the ledger writes it into its audit trail, intake and the
+charity service into the decision's `decided_by` / `resolved_by`."""
 
 from __future__ import annotations
 
@@ -74,7 +75,9 @@ class Upstream:
 class Upstreams:
     ledger: Upstream
     intake: Upstream
+    charity: Upstream
+    matching: Upstream
 
     async def close(self) -> None:
-        await self.ledger.close()
-        await self.intake.close()
+        for upstream in (self.ledger, self.intake, self.charity, self.matching):
+            await upstream.close()

@@ -113,12 +113,17 @@ def test_staff_resolve_a_review_and_held_events_flow_on_in_order(start_service) 
     wrong = httpx.post(f"{url}/identity-reviews/{record_id}/resolve", json={"decision": "same_person", "person_key": "p_nobody"}, headers=STAFF)
     assert wrong.status_code == 422
     chosen = candidates[1]["person_key"]
-    resolved = httpx.post(f"{url}/identity-reviews/{record_id}/resolve", json={"decision": "same_person", "person_key": chosen}, headers=STAFF)
+    forged = httpx.post(f"{url}/identity-reviews/{record_id}/resolve", json={"decision": "new_person"},
+                        headers={**STAFF, "X-Acting-User": "Rita Smith"})
+    assert forged.status_code == 422 and forged.json()["detail"][0]["loc"] == ["header", "X-Acting-User"]
+    resolved = httpx.post(f"{url}/identity-reviews/{record_id}/resolve", json={"decision": "same_person", "person_key": chosen},
+                          headers={**STAFF, "X-Acting-User": "rita"})
     assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["resolved_by"] == "rita (reviewer-1)"  # the person acting through the staff key, recorded
     released = resolved.json()["released"]
     assert [(r["status"], r["event_id"]) for r in released] == [("accepted", unclear["event_id"]), ("accepted", grant["event_id"])]
     again = httpx.post(f"{url}/identity-reviews/{record_id}/resolve", json={"decision": "new_person"}, headers=STAFF)
-    assert again.status_code == 409
+    assert again.status_code == 409 and "rita (reviewer-1)" in again.json()["detail"]
     assert httpx.get(f"{url}/identity-reviews", headers=STAFF).json() == []
 
     after = f.need_assessed()

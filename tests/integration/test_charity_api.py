@@ -97,6 +97,19 @@ def test_staff_approve_or_refuse_once(api: CharityUnderTest) -> None:
     assert api.client.post("/offerings", json=offering(), headers=key).status_code == 403
 
 
+def test_a_decision_records_the_person_acting_through_the_staff_key(api: CharityUnderTest) -> None:
+    first, _ = api.register(approve=False)
+    second, _ = api.register(approve=False)
+    bad = api.client.post(f"/organisations/{first}/approve", headers={**STAFF, "X-Acting-User": "Robert'); DROP"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["header", "X-Acting-User"]
+    assert api.client.get(f"/organisations/{first}", headers=STAFF).json()["status"] == "pending"  # nothing written
+    approved = api.client.post(f"/organisations/{first}/approve", headers={**STAFF, "X-Acting-User": "rita"})
+    assert approved.json()["decided_by"] == "rita (reviewer-1)"
+    refused = api.client.post(f"/organisations/{second}/refuse", headers={**STAFF, "X-Acting-User": "ada"}, json={"reason": "not a charity"})
+    assert refused.json()["decided_by"] == "ada (reviewer-1)"
+    assert "rita (reviewer-1)" in api.client.post(f"/organisations/{first}/refuse", headers=STAFF, json={"reason": "again"}).json()["detail"]
+
+
 def test_an_organisation_changes_its_own_record(api: CharityUnderTest) -> None:
     organisation_id, key = api.register()
     changed = api.client.patch(f"/organisations/{organisation_id}", headers=key, json={"contact_phone": "021-64001234"})
@@ -372,13 +385,27 @@ def test_statistics_by_district_category_month_and_organisation(api: CharityUnde
     month = f"{date.today():%Y-%m}"
     report = api.client.get("/stats/social-forces", params={"from": month, "to": month}, headers=STAFF).json()
     assert report["totals"] | {"organisations": None} == {
-        "organisations": None, "offerings": 1, "capacity_offered": 10, "matched": 2, "delivered": 2,
-        "value_delivered_fen": 30000, "declines_by_reason": {}}
+        "organisations": None, "offerings": 1, "capacity_offered": 10, "value_offered_fen": 150000, "matched": 2,
+        "value_matched_fen": 30000, "delivered": 2, "value_delivered_fen": 30000, "declines_by_reason": {}}
     rows = {(r["district"], r["category"], r["month"]): r for r in report["rows"]}
     assert rows[("310104", "food", month)]["delivered"] == 2 and rows[("310105", "food", month)]["capacity_offered"] == 10
     (mine,) = report["organisations"]
     assert (mine["organisation_id"], mine["value_delivered_fen"]) == (organisation_id, 30000)
     assert api.client.get("/stats/social-forces", params={"from": "2026-13"}, headers=STAFF).status_code == 422
+
+
+def test_match_outcomes_by_organisation_and_category(api: CharityUnderTest) -> None:
+    organisation_id, key = api.register()
+    offering_id = api.publish(key, quantity_total=10)["offering_id"]
+    for match_id in ("m-1", "m-2", "m-3"):
+        api.propose(offering_id, organisation_id, match_id, quantity=1)
+    api.client.post("/inbox/m-1/accept", headers=key)
+    api.client.post("/inbox/m-1/fulfil", headers=key)
+    api.client.post("/inbox/m-2/decline", headers=key, json={"reason_code": "outside_area"})
+    (outcome,) = api.client.get("/stats/social-forces", headers=STAFF).json()["outcomes"]
+    assert outcome == {"organisation_id": organisation_id, "name": outcome["name"], "category": "food", "proposed": 3, "open": 1,
+                       "accepted": 0, "declined": 1, "fulfilled": 1, "failed": 0, "cancelled": 0, "expired": 0,
+                       "declines_by_reason": {"outside_area": 1}}
 
 
 def test_the_busy_lists_answer_exactly_the_documented_shapes(api: CharityUnderTest) -> None:

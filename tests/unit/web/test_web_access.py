@@ -13,7 +13,7 @@ import pytest
 from tests.unit.web.conftest import PASSWORD, Site
 
 PAGES = ["/dashboard", "/alerts", "/alerts/al-1", "/households", "/households/hh-1", "/identity-reviews", "/cliff",
-         "/audit", "/accounts"]
+         "/audit", "/accounts", "/organisations", "/offerings", "/unmet-needs"]
 ALLOWED = {
     "administrator": set(PAGES),
     "reviewer": set(PAGES) - {"/accounts"},
@@ -25,6 +25,7 @@ FORMS = [  # (path, form): actions a department viewer may not take
     ("/households/hh-1/pre-grant-check", {"programme": "TEMPORARY", "period_start": "2026-12-01"}),
     ("/identity-reviews/rv-1/resolve", {"choice": "new"}),
     ("/accounts", {"username": "newbie", "password": PASSWORD, "role": "reviewer"}),
+    ("/organisations/org-1/decision", {"decision": "approve"}),
 ]
 
 
