@@ -420,3 +420,34 @@ def test_creating_a_key_follows_post_redirect_get_and_shows_it_once(site: Charit
     other, _ = signed_in_organisation(site, 2, "other2")  # the carried key is only for the session that created it
     other.cookies.set("charity_new_key", flash, path="/pages/keys")
     assert secret not in other.get("/pages/keys").text
+
+
+def test_users_from_before_roles_become_their_organisations_administrators(database_url: str) -> None:
+    """Migration 0004 on a database at 0003: the users then were those who registered their
+    organisation, so each becomes its administrator; the downgrade takes the columns away again."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from kit.database import make_engine
+    from services.charity.app import MIGRATIONS
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            connection.execute(sa.text(
+                "INSERT INTO charity_organisation (organisation_id, name, kind, credit_code, districts, contact_name, contact_phone,"
+                " status, registered_at) VALUES ('org-1', 'Warm Heart', 'charity', :code, '[]', 'Li', '13812345678', 'approved', :now)"),
+                {"code": credit_code(1), "now": "2026-01-01 00:00:00+00:00"})
+            connection.execute(sa.text("INSERT INTO charity_user (username, organisation_id, password_hash, created_at)"
+                                       " VALUES ('warm1', 'org-1', 'x', :now)"), {"now": "2026-01-01 00:00:00+00:00"})
+            command.upgrade(config, "head")
+            assert connection.execute(sa.text("SELECT role, disabled_at FROM charity_user")).one() == ("administrator", None)
+            command.downgrade(config, "0003")
+            assert "role" not in {c["name"] for c in sa.inspect(connection).get_columns("charity_user")}
+    finally:
+        engine.dispose()
