@@ -1,5 +1,6 @@
 """Organisation users and their page sessions, as use cases beside `usecases.py`: registering an
-organisation with its first user, signing in and out, and who a session stands for. A session
+organisation with its first user (its administrator), signing in and out, who a session stands
+for, administrators adding and disabling users, and each user changing their own password. A session
 stands for a `Caller` of role organisation, so the pages call the very use cases the JSON routes
 call, with the same rules (a pending organisation may not publish, another's record is not found).
 """
