@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from kit.logs import get_logger
@@ -165,7 +166,10 @@ def add_user(accounts: Accounts, by: SignedIn, username: str, password: str, rol
             raise UserProblems({"username": USERNAME_TAKEN})
         users.add(OrganisationUser(username=username, organisation_id=by.organisation_id, role=role,
                                    password_hash=password_hash, created_at=accounts.clock()))
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # the same name added at the same moment elsewhere
+            raise UserProblems({"username": USERNAME_TAKEN}) from None
     log.info("organisation user added", organisation_id=by.organisation_id, role=role)
 
 

@@ -11,6 +11,7 @@ OpenAPI document and their errors are pages, not JSON.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -415,7 +416,7 @@ def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie:
             return await keys_page(request, user, 400, label=label, problems={"label": (N_("1 to 64 characters"), {})})
         key, issued = await call(usecases.create_key, charity, user.caller, user.organisation_id, label)
         response = see("/keys")
-        new_key.set(response, json.dumps({"session": user.session_id, "key_id": key.key_id, "label": key.label, "secret": issued.secret}))
+        new_key.set(response, json.dumps({"session": _digest(user.session_id), "key_id": key.key_id, "label": key.label, "secret": issued.secret}))
         return response
 
     @router.post("/keys/{key_id}/revoke")
@@ -481,7 +482,11 @@ def _flash(value: str | None, session_id: str) -> dict[str, str] | None:
     if not value:
         return None
     created = json.loads(value)
-    return created if created.get("session") == session_id else None
+    return created if created.get("session") == _digest(session_id) else None
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
 
 
 def _blank_offering() -> dict[str, Any]:
