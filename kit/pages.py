@@ -115,16 +115,16 @@ def _replay(body: bytes) -> Any:
 class SignedCookie:
     """A value in a signed, expiring, HttpOnly, SameSite=Lax cookie."""
 
-    def __init__(self, name: str, secret: str, salt: str, max_age: int, secure: bool) -> None:
-        self.name, self.max_age, self.secure = name, max_age, secure
+    def __init__(self, name: str, secret: str, salt: str, max_age: int, secure: bool, path: str = "/") -> None:
+        self.name, self.max_age, self.secure, self.path = name, max_age, secure, path
         self.serializer = URLSafeTimedSerializer(secret, salt=salt)
 
     def set(self, response: Response, value: str) -> None:
         response.set_cookie(self.name, self.serializer.dumps(value), max_age=self.max_age,
-                            httponly=True, samesite="lax", secure=self.secure, path="/")
+                            httponly=True, samesite="lax", secure=self.secure, path=self.path)
 
     def clear(self, response: Response) -> None:
-        response.delete_cookie(self.name, path="/", httponly=True, samesite="lax", secure=self.secure)
+        response.delete_cookie(self.name, path=self.path, httponly=True, samesite="lax", secure=self.secure)
 
     def read(self, request: Request) -> str | None:
         token = request.cookies.get(self.name)

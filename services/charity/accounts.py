@@ -1,5 +1,6 @@
 """Organisation users and their page sessions, as use cases beside `usecases.py`: registering an
-organisation with its first user, signing in and out, and who a session stands for. A session
+organisation with its first user (its administrator), signing in and out, who a session stands
+for, administrators adding and disabling users, and each user changing their own password. A session
 stands for a `Caller` of role organisation, so the pages call the very use cases the JSON routes
 call, with the same rules (a pending organisation may not publish, another's record is not found).
 """
@@ -11,14 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from kit.logs import get_logger
 from kit.passwords import Lockout, Passwords
 from services.charity.repository import Organisation
 from services.charity.user_store import OrganisationUser, UserRepository, UserSession
-from services.charity.usecases import Caller, Charity, FieldProblem, Registration, add_organisation
-from services.charity.users import LOCKED, USERNAME_TAKEN, WRONG, check_new_user
+from services.charity.usecases import Caller, Charity, FieldProblem, NotFound, Refused, Registration, add_organisation
+from services.charity.users import (
+    ADMINISTRATOR,
+    DISABLED,
+    LOCKED,
+    USERNAME_TAKEN,
+    WRONG,
+    WRONG_CURRENT,
+    check_new_password,
+    check_new_user,
+)
 
 log = get_logger(__name__)
 
@@ -31,6 +42,12 @@ class SignedIn:
     organisation_name: str
     caller: Caller
     session_id: str = ""
+    administrator: bool = False
+
+    @property
+    def organisation_id(self) -> str:
+        assert self.caller.organisation_id is not None
+        return self.caller.organisation_id
 
 
 @dataclass
@@ -64,7 +81,7 @@ def register_with_user(accounts: Accounts, registration: Registration, username:
         if users.user(username) is not None:
             raise UserProblems({"username": USERNAME_TAKEN})
         organisation = add_organisation(unit.session, registration)
-        users.add(OrganisationUser(username=username, organisation_id=organisation.organisation_id,
+        users.add(OrganisationUser(username=username, organisation_id=organisation.organisation_id, role=ADMINISTRATOR,
                                    password_hash=password_hash, created_at=accounts.clock()))
         unit.commit()
     log.info("organisation registered on the pages", organisation_id=organisation.organisation_id, kind=registration.kind)
@@ -89,6 +106,9 @@ def sign_in(accounts: Accounts, username: str, password: str) -> SignedIn:
             session.commit()
             log.info("sign-in failed", organisation_id=user.organisation_id, locked=user.locked_until is not None)
             raise FieldProblem("password", LOCKED if user.locked_until else WRONG)
+        if user.disabled_at is not None:  # said only to whoever knows the password
+            log.info("sign-in refused: disabled", organisation_id=user.organisation_id)
+            raise FieldProblem("password", DISABLED)
         user.failed_attempts, user.locked_until = 0, None
         session.add(user)
         session_id = secrets.token_urlsafe(32)
@@ -111,10 +131,88 @@ def signed_in(accounts: Accounts, session_id: str) -> SignedIn | None:
     user, organisation = found
     caller = Caller(id=f"{organisation.organisation_id}/user:{user.username}", role="organisation",
                     organisation_id=organisation.organisation_id, organisation_status=organisation.status)
-    return SignedIn(user.username, organisation.name, caller, session_id)
+    return SignedIn(user.username, organisation.name, caller, session_id, administrator=user.role == ADMINISTRATOR)
 
 
 def sign_out(accounts: Accounts, session_id: str) -> None:
     with accounts.session() as session:
         UserRepository(session).end_session(session_id)
         session.commit()
+
+
+# --- the organisation's users ---------------------------------------------------------------
+
+
+def users_of(accounts: Accounts, by: SignedIn) -> list[OrganisationUser]:
+    """The users of the signed-in user's organisation, by username (every user may see them)."""
+    with accounts.session() as session:
+        return UserRepository(session).users_of(by.organisation_id)
+
+
+def _administrator(by: SignedIn) -> None:
+    if not by.administrator:
+        raise Refused(f"{by.username} is not an administrator")
+
+
+def add_user(accounts: Accounts, by: SignedIn, username: str, password: str, role: str) -> None:
+    """Another user of the administrator's organisation, with the password it first signs in with."""
+    _administrator(by)
+    if problems := check_new_user(username, password, role):
+        raise UserProblems(problems)
+    password_hash = accounts.passwords.hash(password)
+    with accounts.session() as session:
+        users = UserRepository(session)
+        if users.user(username) is not None:
+            raise UserProblems({"username": USERNAME_TAKEN})
+        users.add(OrganisationUser(username=username, organisation_id=by.organisation_id, role=role,
+                                   password_hash=password_hash, created_at=accounts.clock()))
+        try:
+            session.commit()
+        except IntegrityError:  # the same name added at the same moment elsewhere
+            raise UserProblems({"username": USERNAME_TAKEN}) from None
+    log.info("organisation user added", organisation_id=by.organisation_id, role=role)
+
+
+def set_disabled(accounts: Accounts, by: SignedIn, username: str, disabled: bool) -> None:
+    """Disable a user of the administrator's organisation (its sessions end in the same transaction,
+    so it is signed out at once), or enable it again. Another organisation's user is not found."""
+    _administrator(by)
+    with accounts.session() as session:
+        users = UserRepository(session)
+        user = users.user(username)
+        if user is None or user.organisation_id != by.organisation_id:
+            raise NotFound(username)
+        if user.username == by.username:
+            raise Refused("an administrator cannot disable themselves")
+        user.disabled_at = accounts.clock() if disabled else None
+        session.add(user)
+        if disabled:
+            users.end_sessions_of(username)
+        session.commit()
+    log.info("organisation user disabled" if disabled else "organisation user enabled", organisation_id=by.organisation_id)
+
+
+def change_password(accounts: Accounts, by: SignedIn, current: str, new_password: str, repeated: str) -> None:
+    """The user's own password, given the current one; every other session of the user ends (a
+    password someone else learnt stops working everywhere). A wrong current password counts as a
+    failed sign-in, so a left-open session cannot be used to guess it."""
+    now = accounts.clock()
+    with accounts.session() as session:
+        users = UserRepository(session)
+        user = users.user(by.username)
+        if user is None:
+            raise NotFound(by.username)
+        if accounts.lockout.is_locked(user.locked_until, now):
+            raise UserProblems({"current_password": LOCKED})
+        if not accounts.passwords.verify(current, user.password_hash):
+            user.failed_attempts, user.locked_until = accounts.lockout.after_failure(user.failed_attempts, now)
+            session.add(user)
+            session.commit()
+            raise UserProblems({"current_password": LOCKED if user.locked_until else WRONG_CURRENT})
+        if problems := check_new_password(new_password, repeated):
+            raise UserProblems(problems)
+        user.password_hash, user.failed_attempts = accounts.passwords.hash(new_password), 0
+        session.add(user)
+        users.end_sessions_of(by.username, keep=by.session_id)
+        session.commit()
+    log.info("password changed", organisation_id=by.organisation_id)

@@ -1,5 +1,6 @@
 """The organisation's own pages, served by the charity service under /pages: register, sign in,
-home with the organisation's status, offerings, the inbox of proposals, API keys.
+home with the organisation's status, offerings, the inbox of proposals, API keys, the
+organisation's users and each user's own password.
 
 Each page reads the session, calls the same use case the JSON route calls (`usecases`, with a
 `Caller` the session stands for) and renders a template in the person's language. A form with a
@@ -10,6 +11,8 @@ OpenAPI document and their errors are pages, not JSON.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -46,10 +49,12 @@ from services.charity.offerings import CHARITY_PROGRAMMES
 from services.charity.repository import OfferingFilter
 from services.charity.shapes import DeclineIn, FailIn, FulfilIn, KeyOut, MatchOut, RegistrationIn
 from services.charity.usecases import Conflict, FieldProblem, NotFound, Refused
+from services.charity.users import ROLES, USERNAME
 
 PREFIX = "/pages"
 HERE = Path(__file__).parent
 SESSION_COOKIE = "charity_session"
+NEW_KEY_COOKIE = "charity_new_key"  # the key just created, carried to the GET that shows it once
 CSRF_COOKIE = "charity_csrftoken"  # not the staff front's: on one host the two would overwrite each other
 KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 ORGANISATION_KINDS = ("charity", "foundation", "company", "social_work_agency", "volunteer_group")
@@ -86,7 +91,7 @@ class Pages:
             P=PREFIX, districts=list(DISTRICTS), categories=[c.value for c in Category], programmes=CHARITY_PROGRAMMES,
             household_categories=[c.value for c in HouseholdCategory], colours=[c.value for c in ColourStatus],
             offering_kinds=OFFERING_KINDS, organisation_kinds=ORGANISATION_KINDS, decline_reasons=DECLINE_REASONS,
-            inbox_states=INBOX_STATES,
+            inbox_states=INBOX_STATES, roles=ROLES,
         )
         return environment
 
@@ -111,10 +116,11 @@ def pages_app(charity: usecases.Charity, accounts: Accounts, secret: str, sessio
     """The pages as their own application, to mount at PREFIX."""
     pages = Pages(Catalogues(HERE / "locale"))
     cookie = SignedCookie(SESSION_COOKIE, secret, "charity-session", int(session_hours * 3600), secure)
+    new_key = SignedCookie(NEW_KEY_COOKIE, secret, "charity-new-key", 300, secure, path=f"{PREFIX}/keys")
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(FormCSRFMiddleware, secret=secret, cookie_name=CSRF_COOKIE, cookie_secure=secure, cookie_samesite="strict")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(_router(pages, charity, accounts, cookie))
+    app.include_router(_router(pages, charity, accounts, cookie, new_key))
     _error_pages(app, pages)
     return app
 
@@ -157,7 +163,7 @@ def _record(value: str, pattern: re.Pattern[str] | str = CODE_PATTERN) -> str:
     return value
 
 
-def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie: SignedCookie) -> APIRouter:
+def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie: SignedCookie, new_key: SignedCookie) -> APIRouter:
     router = APIRouter()
     render = pages.render
 
@@ -225,6 +231,7 @@ def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie:
             await call(signing.sign_out, accounts, session_id)
         response = see("/sign-in")
         cookie.clear(response)
+        new_key.clear(response)
         return response
 
     @router.get("/language/{language}")
@@ -392,16 +399,25 @@ def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie:
 
     @router.get("/keys")
     async def keys(request: Request, revoked: str = "") -> Response:
-        return await keys_page(request, await signed(request), revoked=revoked[:12])
+        user = await signed(request)
+        created = _flash(new_key.read(request), user.session_id)
+        response = await keys_page(request, user, revoked=revoked[:12], created=created)
+        if NEW_KEY_COOKIE in request.cookies:
+            new_key.clear(response)  # shown once: a reload does not show it again
+        return response
 
     @router.post("/keys")
     async def create_key(request: Request) -> Response:
+        """Post/redirect/get: the key goes to the next GET in a signed, short-lived cookie scoped
+        to the keys page and bound to this session (never in a URL), so a reload creates nothing."""
         user = await signed(request)
         label = (await form_of(request)).one("label", 200)
         if not 1 <= len(label) <= 64:
             return await keys_page(request, user, 400, label=label, problems={"label": (N_("1 to 64 characters"), {})})
-        key, issued = await call(usecases.create_key, charity, user.caller, user.caller.organisation_id, label)
-        return await keys_page(request, user, created={"key_id": key.key_id, "label": key.label, "secret": issued.secret})
+        key, issued = await call(usecases.create_key, charity, user.caller, user.organisation_id, label)
+        response = see("/keys")
+        new_key.set(response, json.dumps({"session": _digest(user.session_id), "key_id": key.key_id, "label": key.label, "secret": issued.secret}))
+        return response
 
     @router.post("/keys/{key_id}/revoke")
     async def revoke_key(request: Request, key_id: str) -> Response:
@@ -409,7 +425,68 @@ def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie:
         await call(usecases.revoke_key, charity, user.caller, user.caller.organisation_id, _record(key_id, KEY_ID))
         return see(f"/keys?revoked={key_id}")
 
+    # --- the organisation's users and one's own password ---------------------------------------
+
+    async def users_page(request: Request, user: SignedIn, status: int = 200, **context: Any) -> Response:
+        found = await call(signing.users_of, accounts, user)
+        context.setdefault("typed", {"role": "volunteer"})
+        return render(request, "users.html", status, users=found, **context)
+
+    @router.get("/users")
+    async def users(request: Request, done: str = "") -> Response:
+        return await users_page(request, await signed(request), done=done[:16])
+
+    @router.post("/users")
+    async def add_user(request: Request) -> Response:
+        user = await signed(request)
+        if not user.administrator:  # the right first, then the body
+            raise Refused(user.username)
+        form = await form_of(request)
+        typed = {"username": form.one("username", 64), "role": form.one("role", 16)}
+        try:
+            await call(signing.add_user, accounts, user, typed["username"], form.one("password", 300), typed["role"])
+        except UserProblems as bad:
+            return await users_page(request, user, 400, typed=typed, problems={f: (m, {}) for f, m in bad.problems.items()})
+        return see("/users?done=added")
+
+    for path, disabled in (("disable", True), ("enable", False)):
+        def switch(disabled: bool = disabled) -> Any:
+            async def set_disabled(request: Request, username: str) -> Response:
+                user = await signed(request)
+                await call(signing.set_disabled, accounts, user, _record(username, USERNAME), disabled)
+                return see(f"/users?done={'disabled' if disabled else 'enabled'}")
+            return set_disabled
+        router.add_api_route(f"/users/{{username}}/{path}", switch(), methods=["POST"])
+
+    @router.get("/password")
+    async def password_page(request: Request, done: bool = False) -> Response:
+        await signed(request)
+        return render(request, "password.html", done=done)
+
+    @router.post("/password")
+    async def change_password(request: Request) -> Response:
+        user = await signed(request)
+        form = await form_of(request)
+        try:
+            await call(signing.change_password, accounts, user, form.one("current_password", 300),
+                       form.one("new_password", 300), form.one("repeat_password", 300))
+        except UserProblems as bad:
+            return render(request, "password.html", 400, problems={f: (m, {}) for f, m in bad.problems.items()})
+        return see("/password?done=1")
+
     return router
+
+
+def _flash(value: str | None, session_id: str) -> dict[str, str] | None:
+    """The new key carried from the POST, only to the session that created it."""
+    if not value:
+        return None
+    created = json.loads(value)
+    return created if created.get("session") == _digest(session_id) else None
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
 
 
 def _blank_offering() -> dict[str, Any]:
@@ -432,4 +509,5 @@ CODE_LABELS = (
     N_("no_capacity"), N_("outside_area"), N_("not_eligible"), N_("unreachable"), N_("other"),
     N_("deadline_passed"), N_("expired_by_matching"), N_("offering_withdrawn"), N_("offering_closed"), N_("offering_stale"),
     N_("need_closed"), N_("need_met"), N_("household_served"),
+    N_("administrator"), N_("volunteer"),
 )

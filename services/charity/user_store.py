@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel, delete, select
+from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from services.charity.repository import Organisation
 
@@ -17,6 +17,8 @@ class OrganisationUser(SQLModel, table=True):
     username: str = Field(primary_key=True, max_length=32)
     organisation_id: str = Field(max_length=32, foreign_key="charity_organisation.organisation_id")
     password_hash: str = Field(max_length=255)
+    role: str = Field(default="volunteer", max_length=16)
+    disabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     failed_attempts: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
@@ -48,6 +50,11 @@ class UserRepository:
             user.locked_until = aware(user.locked_until)
         return user
 
+    def users_of(self, organisation_id: str) -> list[OrganisationUser]:
+        return list(self.session.exec(
+            select(OrganisationUser).where(OrganisationUser.organisation_id == organisation_id).order_by(col(OrganisationUser.username))
+        ).all())
+
     def add(self, row: OrganisationUser | UserSession) -> None:
         self.session.add(row)
 
@@ -59,12 +66,16 @@ class UserRepository:
             .join(Organisation, Organisation.organisation_id == OrganisationUser.organisation_id)  # type: ignore[arg-type]
             .where(UserSession.session_id == session_id)
         ).first()
-        if found is None or aware(found[0].expires_at) <= now:  # type: ignore[operator]
+        if found is None or aware(found[0].expires_at) <= now or found[1].disabled_at is not None:  # type: ignore[operator]
             return None
         return found[1], found[2]
 
     def end_session(self, session_id: str) -> None:
         self.session.exec(delete(UserSession).where(UserSession.session_id == session_id))  # type: ignore[call-overload]
+
+    def end_sessions_of(self, username: str, keep: str = "") -> None:
+        """Every session of the user, except `keep` (the one changing its own password)."""
+        self.session.exec(delete(UserSession).where(UserSession.username == username, UserSession.session_id != keep))  # type: ignore[call-overload]
 
     def end_expired_sessions(self, now: datetime) -> None:
         self.session.exec(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[call-overload]

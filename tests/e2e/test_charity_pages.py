@@ -2,7 +2,9 @@
 over the charity service as its own process on the real broker: an organisation registers on the
 pages, staff approve it through the staff API, its user signs in, lists an offering, a proposal
 arrives on the real broker (produced as matching would), the user accepts it and records the
-delivery, creates and revokes a key, and switches language. Every page is screenshotted
+delivery, creates a key (a reload shows it no more and makes no second one) and revokes it, adds a
+volunteer who signs in on a second phone and changes their password, disables them (signed out
+at once), and switches language. Every page is screenshotted
 (test-artifacts/screenshots/charity-*.png) and checked with axe-core (no serious or critical
 violation) and for horizontal scrolling. Then the role tests: every page with no session (to
 sign-in and back), with another organisation's session (a 404 page, never the record), with the
@@ -95,6 +97,10 @@ class Browser:
         assert bad == [], f"{name}: {bad}"
         wide, shown = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert wide <= shown, f"{name}: {wide} px wide in a {shown} px window"
+        targets = self.page.evaluate("[...document.querySelectorAll('a[href], form[action], link[href], [src]')]"
+                                     ".map(e => e.getAttribute('href') || e.getAttribute('action') || e.getAttribute('src'))")
+        outside = [t for t in targets if not (t.startswith("/pages/") or t.startswith("#"))]
+        assert outside == [], f"{name}: links outside /pages/ would not reach the charity behind nginx: {outside}"
 
     def submit(self, form: str = "main form") -> None:
         self.page.locator(f"{form} button[type=submit]").first.click()
@@ -209,13 +215,49 @@ def test_a_charity_works_from_a_phone(charity: Charity) -> None:
         b.page.fill("#label", "仓库平板")
         b.submit()
         secret = b.text("#new-key")
-        assert secret.startswith("hubc_")
+        assert secret.startswith("hubc_") and b.page.url == f"{charity.url}/pages/keys"  # after the redirect, not in the URL
         assert httpx.get(f"{charity.url}/inbox", headers={"X-API-Key": secret}).status_code == 200
         b.check("keys")
+        b.page.reload()
+        assert b.page.locator("#new-key").count() == 0 and b.page.locator("article.key").count() == 1
         b.page.locator("article.key button").first.click()
         assert "密钥已吊销" in b.text("p.ok") and secret not in b.page.content()
         assert httpx.get(f"{charity.url}/inbox", headers={"X-API-Key": secret}).status_code == 401
         b.check("keys-revoked")
+
+        # A second user: the administrator adds a volunteer, who signs in on another phone.
+        b.page.click("nav a[href='/pages/users']")
+        b.check("users")
+        b.page.fill("#username", "helper.li")
+        b.page.fill("#password", "short")
+        b.submit("#add-user")
+        assert b.text("#password-error") == "至少10个字符" and b.page.input_value("#username") == "helper.li"
+        b.page.fill("#password", "first password")
+        b.submit("#add-user")
+        assert b.text("p.ok").startswith("用户已添加")
+        second = chromium.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
+        v = Browser(second.new_page(), charity.url)
+        v.go("/pages/sign-in")
+        v.page.fill("#username", "helper.li")
+        v.page.fill("#password", "first password")
+        v.submit()
+        assert v.text("#status") == "已批准" and "helper.li" in v.text(".who")
+        v.go("/pages/users")
+        assert v.page.locator("#not-administrator").count() == 1 and v.page.locator("#add-user").count() == 0
+        v.check("users-volunteer")
+        v.page.click("a[href='/pages/password']")
+        v.page.fill("#current_password", "first password")
+        v.page.fill("#new_password", "my own passphrase")
+        v.page.fill("#repeat_password", "my own passphrase")
+        v.submit()
+        assert v.text("p.ok").startswith("密码已修改")
+        v.check("password")
+        b.page.click("#user-helper\\.li button")  # disable
+        assert "已停用" in b.text("#user-helper\\.li")
+        b.check("users-disabled")
+        v.go("/pages/inbox")
+        assert "/pages/sign-in" in v.page.url  # signed out at once
+        second.close()
 
         # English a click away, and back, on the same page.
         b.go("/pages/inbox")
@@ -277,16 +319,18 @@ def test_every_page_with_no_session_another_organisations_and_its_own(charity: C
     assert published.status_code == 303, published.text[:800]
     offering_id = published.headers["location"].rsplit("#", 1)[1]
     charity.propose(offering_id, organisation_id, "m-roles-1")
-    key_id = re.search(r"hubc_([0-9a-f]{12})_", own.post("/pages/keys", label="role test").text).group(1)  # type: ignore[union-attr]
+    assert own.post("/pages/keys", label="role test").headers["location"] == "/pages/keys"
+    key_id = re.search(r"hubc_([0-9a-f]{12})_", own.client.get("/pages/keys").text).group(1)  # type: ignore[union-attr]
 
     public = ["/pages/sign-in", "/pages/register"]
-    lists = ["/pages/", "/pages/offerings", "/pages/offerings/new", "/pages/inbox", "/pages/keys"]
+    lists = ["/pages/", "/pages/offerings", "/pages/offerings/new", "/pages/inbox", "/pages/keys", "/pages/users", "/pages/password"]
     records = [f"/pages/offerings/{offering_id}", "/pages/inbox/m-roles-1"]
     actions = {
         f"/pages/offerings/{offering_id}": {"title": "Taken over"}, f"/pages/offerings/{offering_id}/confirm-capacity": {},
         f"/pages/offerings/{offering_id}/withdraw": {}, "/pages/inbox/m-roles-1/accept": {},
         "/pages/inbox/m-roles-1/decline": {"reason_code": "no_capacity"}, "/pages/inbox/m-roles-1/fulfil": {"quantity": "1"},
         "/pages/inbox/m-roles-1/fail": {"failure": "nobody at home"}, f"/pages/keys/{key_id}/revoke": {},
+        "/pages/users/owner901/disable": {},
     }
 
     for path in public:
@@ -294,12 +338,14 @@ def test_every_page_with_no_session_another_organisations_and_its_own(charity: C
     for path in lists + records:
         away = nobody.client.get(path)
         assert away.status_code == 303 and away.headers["location"].startswith("/pages/sign-in?next="), path
-    for path, data in {**actions, "/pages/offerings/new": {}, "/pages/keys": {"label": "x"}}.items():
+    for path, data in {**actions, "/pages/offerings/new": {}, "/pages/keys": {"label": "x"}, "/pages/users": {"username": "x"},
+                       "/pages/password": {}}.items():
         assert nobody.post(path, **data).headers["location"].startswith("/pages/sign-in?"), path
 
     for path in lists:
         seen = other.client.get(path)
         assert seen.status_code == 200 and "Role test parcels" not in seen.text and "m-roles-1" not in seen.text and key_id not in seen.text, path
+        assert "owner901" not in seen.text, path
     for path in records:
         seen = other.client.get(path)
         assert seen.status_code == 404 and "Role test parcels" not in seen.text and "未找到" in seen.text, path

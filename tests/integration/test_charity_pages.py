@@ -3,7 +3,9 @@ organisation and its first user together or not at all; sign-in locks after repe
 an expired or ended session goes to sign-in and back; a form without its CSRF token is refused and
 writes nothing; a pending organisation cannot publish (the API's rule); a bad form comes back with
 the reason beside the field and what was typed; another organisation's records are a 404 page;
-the inbox page shows no household id."""
+the inbox page shows no household id; the organisation's administrators add and disable users
+(a disabled user is signed out at once), volunteers may not; a changed password ends the user's
+other sessions; a new API key is shown once after a redirect, so a reload creates no second key."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from services.charity.repository import Offering, Organisation
+from services.charity.repository import Offering, Organisation, OrganisationKey
 from services.charity.settings import CharitySettings
 from services.charity.user_store import OrganisationUser
 from tests.integration.charity_support import STAFF, CharityUnderTest, charity_under_test, credit_code, offering
@@ -284,3 +286,168 @@ def test_a_failed_delivery_is_reported_with_words(site: CharityUnderTest) -> Non
     failed = client.post("/pages/inbox/m-1/fail", data={"failure": "nobody home, called 13812345678", "csrftoken": csrf})
     assert re.search(r'id="match-state">失败<', failed.text) and "13812345678" not in failed.text  # masked as the API masks it
     assert site.client.get("/inbox/m-1", headers=STAFF).json()["state"] == "failed"
+
+
+# --- the organisation's users -----------------------------------------------------------------
+
+
+def add_user(client: TestClient, username: str, password: str = PASSWORD, role: str = "volunteer") -> Any:
+    return client.post("/pages/users", data={"username": username, "password": password, "role": role,
+                                             "csrftoken": client.cookies["charity_csrftoken"]}, follow_redirects=False)
+
+
+def signed_in_user(site: CharityUnderTest, username: str, password: str = PASSWORD) -> TestClient:
+    client = TestClient(site.client.app)
+    assert sign_in(client, username, password).status_code == 303
+    return client
+
+
+def user_row(site: CharityUnderTest, username: str) -> OrganisationUser:
+    with Session(site.charity.engine) as session:
+        user = session.get(OrganisationUser, username)
+        assert user is not None
+        return user
+
+
+def test_an_administrator_adds_a_volunteer_who_may_not_manage_users(site: CharityUnderTest) -> None:
+    admin, organisation_id = signed_in_organisation(site, 1, "warm1")
+    listed = admin.get("/pages/users")
+    assert re.search(r'id="user-warm1">\s*<h2>warm1 \(您\)</h2>\s*<p>.*管理员', listed.text) and 'id="add-user"' in listed.text
+
+    bad = add_user(admin, "Not OK", "short", role="boss")
+    assert bad.status_code == 400 and errors(bad.text) == {
+        "username": "3到32个字符:小写字母、数字、点、横线或下划线", "password": "至少10个字符", "role": "请选择管理员或志愿者"}
+    assert 'value="Not OK"' in bad.text and 'value="short"' not in bad.text  # what was typed is kept, except the password
+    assert errors(add_user(admin, "warm1").text) == {"username": "该用户名已被使用"}
+    admin.cookies.set("hub_lang", "en")
+    assert errors(add_user(admin, "x", role="volunteer").text)["username"].startswith("3 to 32 characters")
+    admin.cookies.set("hub_lang", "zh")
+    unsigned = admin.post("/pages/users", data={"username": "helper1", "password": PASSWORD, "role": "volunteer"})
+    assert unsigned.status_code == 403 and count(site, OrganisationUser) == 1  # no CSRF token: nothing written
+
+    added = add_user(admin, "helper1")
+    assert added.status_code == 303 and added.headers["location"] == "/pages/users?done=added"
+    assert user_row(site, "helper1").organisation_id == organisation_id and user_row(site, "helper1").role == "volunteer"
+    assert count(site, OrganisationUser) == 2
+
+    helper = signed_in_user(site, "helper1")
+    page = helper.get("/pages/users")
+    assert page.status_code == 200 and 'id="not-administrator"' in page.text and 'id="add-user"' not in page.text
+    assert "warm1" in page.text and "/disable" not in page.text
+    assert helper.get("/pages/inbox").status_code == 200  # a volunteer works on the organisation's records
+    refused = add_user(helper, "helper2")
+    assert refused.status_code == 403 and "无权操作" in refused.text and count(site, OrganisationUser) == 2
+    assert helper.post("/pages/users/warm1/disable", data={"csrftoken": helper.cookies["charity_csrftoken"]}).status_code == 403
+    assert user_row(site, "warm1").disabled_at is None and admin.get("/pages/").status_code == 200
+
+
+def test_a_disabled_user_is_signed_out_at_once_and_cannot_sign_in(site: CharityUnderTest) -> None:
+    admin, _ = signed_in_organisation(site, 1, "warm1")
+    other_admin, _ = signed_in_organisation(site, 2, "other2")
+    assert add_user(admin, "helper1", role="administrator").status_code == 303
+    phone, laptop = signed_in_user(site, "helper1"), signed_in_user(site, "helper1")
+    csrf = admin.cookies["charity_csrftoken"]
+
+    assert other_admin.post("/pages/users/helper1/disable", data={"csrftoken": other_admin.cookies["charity_csrftoken"]}).status_code == 404
+    assert "helper1" not in other_admin.get("/pages/users").text
+    for missing in ("nobody1", "..%2Fwarm1"):
+        assert admin.post(f"/pages/users/{missing}/disable", data={"csrftoken": csrf}).status_code == 404
+    assert phone.get("/pages/", follow_redirects=False).status_code == 200
+
+    disabled = admin.post("/pages/users/helper1/disable", data={"csrftoken": csrf}, follow_redirects=False)
+    assert disabled.headers["location"] == "/pages/users?done=disabled"
+    for client in (phone, laptop):  # its sessions ended with the change
+        assert client.get("/pages/", follow_redirects=False).headers["location"].startswith("/pages/sign-in?")
+    assert errors(sign_in(TestClient(site.client.app), "helper1").text) == {"password": "该用户已停用:请联系本机构的管理员"}
+    assert errors(sign_in(TestClient(site.client.app), "helper1", "wrong password").text) == {"password": "用户名或密码错误"}
+    assert re.search(r'id="user-helper1">.*?已停用', admin.get("/pages/users").text, re.S)
+
+    assert admin.post("/pages/users/warm1/disable", data={"csrftoken": csrf}).status_code == 403  # never oneself
+    assert user_row(site, "warm1").disabled_at is None
+
+    assert admin.post("/pages/users/helper1/enable", data={"csrftoken": csrf}, follow_redirects=False).status_code == 303
+    assert signed_in_user(site, "helper1").get("/pages/users").status_code == 200
+
+
+def test_changing_ones_password_needs_the_current_one_and_ends_the_other_sessions(site: CharityUnderTest) -> None:
+    here, _ = signed_in_organisation(site, 1, "warm1")
+    elsewhere = signed_in_user(site, "warm1")
+    csrf = here.cookies["charity_csrftoken"]
+    new = "a brand new passphrase"
+
+    def change(current: str, new_password: str, repeat: str) -> Any:
+        return here.post("/pages/password", data={"current_password": current, "new_password": new_password,
+                                                  "repeat_password": repeat, "csrftoken": csrf}, follow_redirects=False)
+
+    assert here.get("/pages/password").status_code == 200
+    wrong = change("not the password", new, new)
+    assert wrong.status_code == 400 and errors(wrong.text) == {"current_password": "这不是您当前的密码"}
+    assert errors(change(PASSWORD, "short", "short").text) == {"new_password": "至少10个字符"}
+    mismatch = change(PASSWORD, new, new + "!")
+    assert errors(mismatch.text) == {"repeat_password": "两次输入的新密码不一致"} and new not in mismatch.text
+    assert elsewhere.get("/pages/", follow_redirects=False).status_code == 200  # nothing changed yet
+
+    changed = change(PASSWORD, new, new)
+    assert changed.status_code == 303 and changed.headers["location"] == "/pages/password?done=1"
+    assert here.get("/pages/", follow_redirects=False).status_code == 200  # this session goes on
+    assert elsewhere.get("/pages/", follow_redirects=False).status_code == 303  # every other one ended
+    assert errors(sign_in(TestClient(site.client.app), "warm1").text) == {"password": "用户名或密码错误"}
+    assert sign_in(TestClient(site.client.app), "warm1", new).status_code == 303
+
+    for _ in range(2):
+        change("guess " * 3, new, new)
+    assert errors(change("guess " * 3, new, new).text) == {"current_password": "失败次数过多:该用户已被暂时锁定"}
+    assert errors(sign_in(TestClient(site.client.app), "warm1", new).text) == {"password": "失败次数过多:该用户已被暂时锁定"}
+
+
+def test_creating_a_key_follows_post_redirect_get_and_shows_it_once(site: CharityUnderTest) -> None:
+    client, _ = signed_in_organisation(site, 1, "warm1")
+    csrf = client.cookies["charity_csrftoken"]
+    assert client.post("/pages/keys", data={"label": "", "csrftoken": csrf}).status_code == 400
+    created = client.post("/pages/keys", data={"label": "tablet", "csrftoken": csrf}, follow_redirects=False)
+    assert created.status_code == 303 and created.headers["location"] == "/pages/keys"  # never the key in a URL
+    assert "Path=/pages/keys" in created.headers["set-cookie"] and "HttpOnly" in created.headers["set-cookie"]
+    assert count(site, OrganisationKey) == 1
+    flash = client.cookies["charity_new_key"]
+
+    shown = client.get("/pages/keys")
+    secret = re.search(r'<code id="new-key">(hubc_[^<]+)</code>', shown.text).group(1)  # type: ignore[union-attr]
+    assert site.client.get("/inbox", headers={"X-API-Key": secret}).status_code == 200
+    reloaded = client.get("/pages/keys")
+    assert reloaded.status_code == 200 and secret not in reloaded.text and 'id="new-key"' not in reloaded.text
+    assert count(site, OrganisationKey) == 1  # the reload created nothing
+
+    other, _ = signed_in_organisation(site, 2, "other2")  # the carried key is only for the session that created it
+    other.cookies.set("charity_new_key", flash, path="/pages/keys")
+    assert secret not in other.get("/pages/keys").text
+
+
+def test_users_from_before_roles_become_their_organisations_administrators(database_url: str) -> None:
+    """Migration 0004 on a database at 0003: the users then were those who registered their
+    organisation, so each becomes its administrator; the downgrade takes the columns away again."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from kit.database import make_engine
+    from services.charity.app import MIGRATIONS
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            connection.execute(sa.text(
+                "INSERT INTO charity_organisation (organisation_id, name, kind, credit_code, districts, contact_name, contact_phone,"
+                " status, registered_at) VALUES ('org-1', 'Warm Heart', 'charity', :code, '[]', 'Li', '13812345678', 'approved', :now)"),
+                {"code": credit_code(1), "now": "2026-01-01 00:00:00+00:00"})
+            connection.execute(sa.text("INSERT INTO charity_user (username, organisation_id, password_hash, created_at)"
+                                       " VALUES ('warm1', 'org-1', 'x', :now)"), {"now": "2026-01-01 00:00:00+00:00"})
+            command.upgrade(config, "head")
+            assert connection.execute(sa.text("SELECT role, disabled_at FROM charity_user")).one() == ("administrator", None)
+            command.downgrade(config, "0003")
+            assert "role" not in {c["name"] for c in sa.inspect(connection).get_columns("charity_user")}
+    finally:
+        engine.dispose()

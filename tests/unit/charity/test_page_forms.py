@@ -21,7 +21,14 @@ from services.charity.forms import (
     typed_offering,
 )
 from services.charity.shapes import RegistrationIn
-from services.charity.users import PASSWORD_RULE, USERNAME_RULE, check_new_user
+from services.charity.users import (
+    NOT_REPEATED,
+    PASSWORD_RULE,
+    ROLE_RULE,
+    USERNAME_RULE,
+    check_new_password,
+    check_new_user,
+)
 
 FIELDS = {
     "title": ["Winter food parcel"], "description": [""], "category": ["food"], "programme": ["CHARITY_FOOD"], "kind": ["goods"],
@@ -107,6 +114,14 @@ def test_new_user_rules() -> None:
     assert check_new_user("warm.heart-1", "ten chars!") == {}
     assert check_new_user("Warm", "short") == {"username": USERNAME_RULE, "password": PASSWORD_RULE}
     assert check_new_user("ab", "x" * 257) == {"username": USERNAME_RULE, "password": PASSWORD_RULE}
+    assert check_new_user("helper1", "ten chars!", "volunteer") == {}
+    assert check_new_user("helper1", "ten chars!", "owner") == {"role": ROLE_RULE}
+
+
+def test_a_new_password_follows_the_rule_and_is_typed_twice_alike() -> None:
+    assert check_new_password("a new passphrase", "a new passphrase") == {}
+    assert check_new_password("short", "short") == {"new_password": PASSWORD_RULE}
+    assert check_new_password("a new passphrase", "a new passphrase ") == {"repeat_password": NOT_REPEATED}
 
 
 def test_lockout_after_repeated_failures_for_a_while() -> None:

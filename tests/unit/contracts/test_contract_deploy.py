@@ -95,11 +95,35 @@ def test_one_origin_behind_a_real_reverse_proxy(compose: dict) -> None:
         assert re.search(rf"location /{name}/\s+\{{[^}}]*proxy_pass http://\w+/;", conf), f"/{name}/ is taken off"
     assert locations["/pages/"] == "charity:8003"  # the charity's own pages keep their path: their links are absolute
     assert re.search(r"location /pages/\s+\{[^}]*proxy_pass http://\w+;", conf)
+    assert re.search(r"location = /pages\s+\{\s*return 301 /pages/;", conf)
     assert "listen 8080;" in conf
 
     web = compose["services"]["web"]["environment"]
     assert web["HUB_WEB_LEDGER_URL"] == "http://ledger:8004" and web["HUB_WEB_INTAKE_URL"] == "http://intake:8001"
     assert "HUB_WEB_SERVICE_KEY:?" in web["HUB_WEB_SERVICE_KEY"] and "HUB_WEB_SESSION_SECRET:?" in web["HUB_WEB_SESSION_SECRET"]
+
+
+def test_every_charity_page_link_form_and_asset_reaches_the_charity_behind_nginx() -> None:
+    """Behind the single origin the pages work only if every href, action and src in their
+    templates is under the prefix nginx passes to the charity service, path unchanged."""
+    from services.charity.pages import HERE, PREFIX
+
+    conf = NGINX_CONF.read_text(encoding="utf-8")
+    upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server ([\w.-]+:\d+);", conf))
+    locations = {path: upstreams[target] for path, target in re.findall(r"location (/[\w-]*/?)\s*\{[^}]*?proxy_pass http://(\w+)", conf)}
+
+    def served_by(path: str) -> str:
+        return locations[max((p for p in locations if path.startswith(p)), key=len)]
+
+    targets = [(template.name, value) for template in (HERE / "templates").glob("*.html")
+               for value in re.findall(r'\b(?:href|action|src|formaction)="([^"]*)"', template.read_text(encoding="utf-8"))]
+    assert len(targets) > 30
+    for name, value in targets:
+        if value.startswith("#"):
+            continue
+        assert value.startswith("{{ P }}"), f"{name}: {value} is not under the pages' prefix"
+        path = value.replace("{{ P }}", PREFIX).split("{{")[0].split("?")[0] or PREFIX
+        assert served_by(path if path != PREFIX else PREFIX + "/") == "charity:8003", f"{name}: {value}"
 
 
 def test_published_port_ranges_do_not_overlap(compose: dict) -> None:
