@@ -32,10 +32,11 @@ from bench.ledger_data import household_id
 from bench.ledger_latency import percentile, resident_mb, start_ledger, wait_healthy
 from bench.machine import describe, reference_seconds
 from kit.database import make_engine
+from kit.passwords import Lockout
 from kit.settings import HubSettings
 from kit.tansu import EmbeddedBroker, free_port
 from services.web.access import Access
-from services.web.accounts import Lockout, Role
+from services.web.accounts import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password 1"

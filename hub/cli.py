@@ -92,9 +92,9 @@ def create_admin(
 @web.command("compile-messages")
 def compile_messages() -> None:
     """Write the pages' .mo catalogues from their .po files (the service also compiles them at start)."""
-    from services.web.i18n import compile_to_files
+    from services.web.i18n import CATALOGUES
 
-    for path in compile_to_files():
+    for path in CATALOGUES.write_compiled():
         typer.echo(str(path))
 
 

@@ -8,6 +8,8 @@ form, a signed expiring session cookie, and message catalogues (Babel) with Chin
   missing one reads as None.
 - `Catalogues`: the .po files are the source, compiled when first used, so a fresh clone works
   without a build step.
+- `SignInRequired` and `sign_in_redirect`: a page that needs a session sends the person to sign
+  in, and back to where they were going.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -26,7 +28,7 @@ from babel.support import Translations
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette_csrf import CSRFMiddleware
 
@@ -144,11 +146,23 @@ class Catalogues:
         self.translations = cache(self._load)
 
     def _load(self, language: str) -> Translations:
+        return Translations(io.BytesIO(self.compiled(language)))
+
+    def compiled(self, language: str) -> bytes:
         with (self.locale_dir / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
             catalogue = read_po(source, locale=language)
-        compiled = io.BytesIO()
-        write_mo(compiled, catalogue)
-        return Translations(io.BytesIO(compiled.getvalue()))
+        out = io.BytesIO()
+        write_mo(out, catalogue)
+        return out.getvalue()
+
+    def write_compiled(self) -> list[Path]:
+        """Write messages.mo beside each messages.po (for tools that want files)."""
+        written = []
+        for language in self.languages:
+            target = self.locale_dir / language / "LC_MESSAGES" / "messages.mo"
+            target.write_bytes(self.compiled(language))
+            written.append(target)
+        return written
 
     def language(self, request: Request) -> str:
         chosen = request.cookies.get(LANGUAGE_COOKIE)
@@ -156,6 +170,31 @@ class Catalogues:
 
     def gettext(self, language: str) -> Callable[[str], str]:
         return self.translations(language).gettext
+
+    def translate(self, request: Request, message: str) -> str:
+        return self.gettext(self.language(request))(message)
+
+    def choose(self, language: str, then: str) -> RedirectResponse:
+        """Back to `then` (a local path), remembering the language for a year if it is one of ours."""
+        response = RedirectResponse(then, status_code=303)
+        if language in self.languages:
+            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/")
+        return response
+
+
+class SignInRequired(Exception):
+    """No session, or an expired or forged one: sign in, then come back."""
+
+
+def here(request: Request) -> str:
+    """The path and query of this request (where to come back to)."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def sign_in_redirect(request: Request, sign_in: str, default: str) -> RedirectResponse:
+    """To the sign-in page, then back: to this page for a GET, to the page the form was on otherwise."""
+    target = here(request) if request.method == "GET" else (urlsplit(request.headers.get("referer", "")).path or default)
+    return RedirectResponse(f"{sign_in}?next={quote(local_path(target, default), safe='')}&expired=1", status_code=303)
 
 
 def local_path(target: str | None, default: str) -> str:

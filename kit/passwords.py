@@ -6,6 +6,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -45,3 +47,33 @@ class Lockout:
         if failed >= self.after:
             return 0, now + self.duration
         return failed, None
+
+
+class Guarded(Protocol):
+    """An account row with a password: what `attempt` reads and updates."""
+
+    password_hash: str
+    failed_attempts: int
+    locked_until: datetime | None
+
+
+class Attempt(StrEnum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"  # an unknown account, or a wrong password counted
+    LOCKED = "locked"  # locked already, or by this failure
+
+
+def attempt(passwords: Passwords, lockout: Lockout, account: Guarded | None, password: str, now: datetime) -> Attempt:
+    """A password typed for `account` (None: no such account, which takes as long as a wrong
+    password). A locked account is not checked; a failure is counted on the row and a success clears
+    the count: the caller commits."""
+    if account is None:
+        passwords.verify_nobody(password)
+        return Attempt.WRONG
+    if lockout.is_locked(account.locked_until, now):
+        return Attempt.LOCKED
+    if not passwords.verify(password, account.password_hash):
+        account.failed_attempts, account.locked_until = lockout.after_failure(account.failed_attempts, now)
+        return Attempt.LOCKED if account.locked_until else Attempt.WRONG
+    account.failed_attempts, account.locked_until = 0, None
+    return Attempt.ACCEPTED

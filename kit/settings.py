@@ -3,14 +3,16 @@ service starts with HUB_<SERVICE>_ (for example HUB_LEDGER_DATABASE_URL)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topics import Topic
 from kit.errors import StartupError
+from kit.passwords import Lockout
 
 DEFAULT_PORTS = {"intake": 8001, "matching": 8002, "charity": 8003, "ledger": 8004, "web": 8005}
 
@@ -79,6 +81,33 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.hub.data_dir / f'{self.service}.db'}"
+
+
+class PagesSettings(ServiceSettings):
+    """A service that serves HTML pages people sign in to (kit.pages, kit.passwords)."""
+
+    session_secret: SecretStr = Field(
+        SecretStr(""), description="Signs the pages' session and CSRF cookies; unset = a development value (set it in deployment)"
+    )
+    session_hours: float = Field(8.0, gt=0, le=24 * 7, description="A session expires this long after sign-in")
+    secure_cookies: bool = Field(False, description="Cookies only over HTTPS (set behind a TLS proxy)")
+    lock_after: int = Field(5, ge=1, le=100, description="Failed sign-ins in a row that lock an account")
+    lock_minutes: int = Field(15, ge=1, le=24 * 60, description="How long a locked account stays locked")
+
+    @model_validator(mode="after")
+    def _development_secret(self) -> PagesSettings:
+        if not self.session_secret.get_secret_value():  # one a service: two services' cookies never pass for each other
+            self.session_secret = SecretStr(f"development-only-{self.service}-session-secret-change-me")
+        return self
+
+    def lockout(self) -> Lockout:
+        return Lockout(after=self.lock_after, duration=timedelta(minutes=self.lock_minutes))
+
+    def session_length(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    def secret(self) -> str:
+        return self.session_secret.get_secret_value()
 
 
 S = TypeVar("S", bound="ServiceSettings")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from kit.logs import get_logger
-from kit.passwords import Lockout, Passwords
+from kit.passwords import Attempt, Lockout, Passwords, attempt
 from services.charity.repository import Organisation
 from services.charity.user_store import OrganisationUser, UserRepository, UserSession
 from services.charity.usecases import Caller, Charity, FieldProblem, NotFound, Refused, Registration, add_organisation
@@ -94,22 +94,17 @@ def sign_in(accounts: Accounts, username: str, password: str) -> SignedIn:
     with accounts.session() as session:
         users = UserRepository(session)
         user = users.user(username)
+        outcome = attempt(accounts.passwords, accounts.lockout, user, password, now)
         if user is None:
-            accounts.passwords.verify_nobody(password)
             raise FieldProblem("password", WRONG)
-        if accounts.lockout.is_locked(user.locked_until, now):
-            log.info("sign-in refused: locked", organisation_id=user.organisation_id)
-            raise FieldProblem("password", LOCKED)
-        if not accounts.passwords.verify(password, user.password_hash):
-            user.failed_attempts, user.locked_until = accounts.lockout.after_failure(user.failed_attempts, now)
+        if outcome != Attempt.ACCEPTED:
             session.add(user)
             session.commit()
-            log.info("sign-in failed", organisation_id=user.organisation_id, locked=user.locked_until is not None)
-            raise FieldProblem("password", LOCKED if user.locked_until else WRONG)
+            log.info("sign-in failed", organisation_id=user.organisation_id, outcome=outcome)
+            raise FieldProblem("password", LOCKED if outcome == Attempt.LOCKED else WRONG)
         if user.disabled_at is not None:  # said only to whoever knows the password
             log.info("sign-in refused: disabled", organisation_id=user.organisation_id)
             raise FieldProblem("password", DISABLED)
-        user.failed_attempts, user.locked_until = 0, None
         session.add(user)
         session_id = secrets.token_urlsafe(32)
         users.end_expired_sessions(now)
@@ -202,16 +197,14 @@ def change_password(accounts: Accounts, by: SignedIn, current: str, new_password
         user = users.user(by.username)
         if user is None:
             raise NotFound(by.username)
-        if accounts.lockout.is_locked(user.locked_until, now):
-            raise UserProblems({"current_password": LOCKED})
-        if not accounts.passwords.verify(current, user.password_hash):
-            user.failed_attempts, user.locked_until = accounts.lockout.after_failure(user.failed_attempts, now)
+        outcome = attempt(accounts.passwords, accounts.lockout, user, current, now)
+        if outcome != Attempt.ACCEPTED:
             session.add(user)
             session.commit()
-            raise UserProblems({"current_password": LOCKED if user.locked_until else WRONG_CURRENT})
+            raise UserProblems({"current_password": LOCKED if outcome == Attempt.LOCKED else WRONG_CURRENT})
         if problems := check_new_password(new_password, repeated):
             raise UserProblems(problems)
-        user.password_hash, user.failed_attempts = accounts.passwords.hash(new_password), 0
+        user.password_hash = accounts.passwords.hash(new_password)
         session.add(user)
         users.end_sessions_of(by.username, keep=by.session_id)
         session.commit()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -26,7 +25,6 @@ from contracts.topics import MATCHES, OFFERINGS
 from kit.auth import ApiKeys
 from kit.broker import FETCH_MAX_WAIT_MS, undecoded
 from kit.logs import get_logger
-from kit.passwords import Lockout
 from kit.service import ServiceRuntime, build_runtime, document_publications, operations_router
 from services.charity import usecases
 from services.charity.accounts import Accounts
@@ -70,11 +68,9 @@ def build(settings: CharitySettings) -> tuple[ServiceRuntime, FastAPI]:
 
 def mount_pages(http: FastAPI, charity: usecases.Charity, settings: CharitySettings) -> None:
     """The organisation's own pages under /pages (not part of the JSON API or its document)."""
-    lockout = Lockout(after=settings.lock_after, duration=timedelta(minutes=settings.lock_minutes))
-    accounts = Accounts(charity, lockout, timedelta(hours=settings.session_hours))
+    accounts = Accounts(charity, settings.lockout(), settings.session_length())
     http.state.accounts = accounts  # for tests: the same use cases
-    http.mount(PREFIX, pages_app(charity, accounts, settings.session_secret.get_secret_value(), settings.session_hours,
-                                 settings.secure_cookies))
+    http.mount(PREFIX, pages_app(charity, accounts, settings))
     http.add_api_route("/", lambda: RedirectResponse(f"{PREFIX}/", status_code=303), include_in_schema=False)
 
 

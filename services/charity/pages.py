@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,7 +28,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.catalogue import DISTRICTS, PROGRAMMES, Category, ColourStatus, HouseholdCategory
 from contracts.envelope import CODE_PATTERN
-from kit.pages import LANGUAGE_COOKIE, N_, Catalogues, FormCSRFMiddleware, SignedCookie, csrf_token, local_path
+from kit.pages import (
+    N_,
+    Catalogues,
+    FormCSRFMiddleware,
+    SignedCookie,
+    SignInRequired,
+    csrf_token,
+    here,
+    local_path,
+    sign_in_redirect,
+)
+from kit.settings import PagesSettings
 from services.charity import accounts as signing
 from services.charity import usecases
 from services.charity.accounts import Accounts, SignedIn, UserProblems
@@ -60,10 +71,6 @@ KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 ORGANISATION_KINDS = ("charity", "foundation", "company", "social_work_agency", "volunteer_group")
 OFFERING_KINDS = ("goods", "cash", "service", "place")
 INBOX_STATES = [s.value for s in MatchState]
-
-
-class SignInRequired(Exception):
-    """No session, or an expired or forged one: sign in, then come back."""
 
 
 class Pages:
@@ -100,7 +107,7 @@ class Pages:
         translate = self.catalogues.gettext(language)
         problems: Problems = context.pop("problems", None) or {}
         page = self.environments[language].get_template(template).render(
-            lang=language, csrf_token=csrf_token(request, CSRF_COOKIE), here=_here(request),
+            lang=language, csrf_token=csrf_token(request, CSRF_COOKIE), here=here(request),
             user=getattr(request.state, "user", None),
             errors={field: translate(message).format(**values) for field, (message, values) in problems.items()},
             **context,
@@ -108,14 +115,11 @@ class Pages:
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _here(request: Request) -> str:
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
-
-
-def pages_app(charity: usecases.Charity, accounts: Accounts, secret: str, session_hours: float, secure: bool) -> FastAPI:
+def pages_app(charity: usecases.Charity, accounts: Accounts, settings: PagesSettings) -> FastAPI:
     """The pages as their own application, to mount at PREFIX."""
     pages = Pages(Catalogues(HERE / "locale"))
-    cookie = SignedCookie(SESSION_COOKIE, secret, "charity-session", int(session_hours * 3600), secure)
+    secret, secure = settings.secret(), settings.secure_cookies
+    cookie = SignedCookie(SESSION_COOKIE, secret, "charity-session", int(settings.session_length().total_seconds()), secure)
     new_key = SignedCookie(NEW_KEY_COOKIE, secret, "charity-new-key", 300, secure, path=f"{PREFIX}/keys")
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(FormCSRFMiddleware, secret=secret, cookie_name=CSRF_COOKIE, cookie_secure=secure, cookie_samesite="strict")
@@ -131,8 +135,7 @@ def _error_pages(app: FastAPI, pages: Pages) -> None:
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, _: SignInRequired) -> Response:
-        target = _here(request) if request.method == "GET" else (urlsplit(request.headers.get("referer", "")).path or f"{PREFIX}/")
-        return RedirectResponse(f"{PREFIX}/sign-in?next={quote(local_path(target, PREFIX + '/'), safe='')}&expired=1", status_code=303)
+        return sign_in_redirect(request, f"{PREFIX}/sign-in", f"{PREFIX}/")
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, _: NotFound) -> Response:
@@ -236,10 +239,7 @@ def _router(pages: Pages, charity: usecases.Charity, accounts: Accounts, cookie:
 
     @router.get("/language/{language}")
     async def language(language: str, next: str = "") -> Response:
-        response = RedirectResponse(local_path(next, PREFIX + "/"), status_code=303)
-        if language in pages.catalogues.languages:
-            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/")
-        return response
+        return pages.catalogues.choose(language, local_path(next, PREFIX + "/"))
 
     # --- home -------------------------------------------------------------------------------
 

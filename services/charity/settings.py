@@ -1,10 +1,10 @@
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kit.settings import ServiceSettings
+from kit.settings import PagesSettings
 
 
-class CharitySettings(ServiceSettings):
+class CharitySettings(PagesSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_CHARITY_", extra="ignore")
 
     service: str = "charity"
@@ -13,10 +13,3 @@ class CharitySettings(ServiceSettings):
     check_every_seconds: float = Field(
         60.0, gt=0, le=86_400, description="How often offerings are checked for expiry and staleness, and proposals for their deadline"
     )
-    session_secret: SecretStr = Field(
-        SecretStr("development-only-charity-session-secret-change-me"), description="Signs the pages' session and CSRF cookies"
-    )
-    session_hours: float = Field(8.0, gt=0, le=24 * 7, description="A pages session expires this long after sign-in")
-    secure_cookies: bool = Field(False, description="Cookies only over HTTPS (set behind a TLS proxy)")
-    lock_after: int = Field(5, ge=1, le=100, description="Failed sign-ins in a row that lock an organisation user")
-    lock_minutes: int = Field(15, ge=1, le=24 * 60, description="How long a locked user stays locked")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from kit.logs import get_logger
-from services.web.accounts import FieldError, Lockout, Permission, Role, StaffMember, check_new_account
-from services.web.i18n import N_
+from kit.pages import N_
+from kit.passwords import Attempt, Lockout, Passwords, attempt
+from services.web.accounts import FieldError, Permission, Role, StaffMember, check_new_account
 from services.web.repository import AccountRepository, WebAccount, WebSession, aware
 from services.web.review import Forbidden
 from services.web.tables import Column, Table
@@ -35,11 +34,8 @@ class Access:
     engine: Engine
     lockout: Lockout
     session_length: timedelta
-    hasher: PasswordHash = PasswordHash((Argon2Hasher(),))
+    passwords: Passwords = field(default_factory=Passwords)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-    def __post_init__(self) -> None:
-        self._dummy_hash = self.hasher.hash(secrets.token_hex(16))  # an unknown name costs as much as a wrong password
 
     def create_account(self, creator: StaffMember | None, username: str, password: str, role: str,
                        department: str | None) -> list[FieldError]:
@@ -55,7 +51,7 @@ class Access:
             if repository.account(username) is not None:
                 return [FieldError("username", N_("This username is taken"))]
             repository.add(WebAccount(
-                username=username, password_hash=self.hasher.hash(password), role=role, department=department,
+                username=username, password_hash=self.passwords.hash(password), role=role, department=department,
                 created_at=self.clock(), created_by=creator.username if creator else "hub web create-admin",
             ))
             session.commit()
@@ -67,18 +63,11 @@ class Access:
         with Session(self.engine) as session:
             repository = AccountRepository(session)
             account = repository.account(username)
-            if account is None:
-                self.hasher.verify(password, self._dummy_hash)
-                return FieldError("password", WRONG)
-            if self.lockout.is_locked(account.locked_until, now):
-                log.info("sign-in refused: locked", username=username)
-                return FieldError("password", LOCKED)
-            if not self.hasher.verify(password, account.password_hash):
-                account.failed_attempts, account.locked_until = self.lockout.after_failure(account.failed_attempts, now)
+            outcome = attempt(self.passwords, self.lockout, account, password, now)
+            if account is None or outcome != Attempt.ACCEPTED:
                 session.commit()
-                log.info("sign-in failed", username=username, locked=account.locked_until is not None)
-                return FieldError("password", LOCKED if account.locked_until else WRONG)
-            account.failed_attempts, account.locked_until = 0, None
+                log.info("sign-in failed", username=username, outcome=outcome)
+                return FieldError("password", LOCKED if outcome == Attempt.LOCKED else WRONG)
             session_id = secrets.token_urlsafe(32)
             repository.end_expired_sessions(now)
             repository.add(WebSession(session_id=session_id, username=username, created_at=now, expires_at=now + self.session_length))

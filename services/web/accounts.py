@@ -1,15 +1,14 @@
-"""Staff accounts, as plain rules: who may do what, what a valid account looks like, when repeated
-failed sign-ins lock an account. No HTTP, no SQL."""
+"""Staff accounts, as plain rules: who may do what, what a valid account looks like. No HTTP, no
+SQL. (Passwords and the lock after repeated failed sign-ins: kit.passwords.)"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from enum import StrEnum
 
 from contracts.catalogue import DEPARTMENTS, programmes_of
-from services.web.i18n import N_
+from kit.pages import N_
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 MIN_PASSWORD = 10
@@ -89,21 +88,3 @@ def check_password(password: str) -> list[FieldError]:
     if len(password) < MIN_PASSWORD or len(password) > 256:
         return [FieldError("password", N_("At least 10 characters"))]
     return []
-
-
-@dataclass(frozen=True)
-class Lockout:
-    """Failed sign-ins in a row lock an account for a while; a success clears the count."""
-
-    after: int
-    duration: timedelta
-
-    def is_locked(self, locked_until: datetime | None, now: datetime) -> bool:
-        return locked_until is not None and locked_until > now
-
-    def after_failure(self, failed_attempts: int, now: datetime) -> tuple[int, datetime | None]:
-        """The new count of failures and, once it reaches the limit, until when the account is locked."""
-        failed = failed_attempts + 1
-        if failed >= self.after:
-            return 0, now + self.duration
-        return failed, None

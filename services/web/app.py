@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
-from typing import Any
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from itsdangerous import URLSafeTimedSerializer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kit.pages import N_, FormCSRFMiddleware, SignInRequired, sign_in_redirect
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.web.access import Access
-from services.web.accounts import Lockout
-from services.web.csrf import FormCSRFMiddleware
 from services.web.figures import DashboardFigures, KeptReport, OpenAlertSummary, StatisticsCache, keep_fresh
 from services.web.http import api_router
-from services.web.i18n import N_
 from services.web.pages import page_router
 from services.web.render import Pages
 from services.web.review import Forbidden, NotFound, default_months
-from services.web.sessions import SessionCookies, SignInRequired
+from services.web.sessions import SessionCookies
 from services.web.settings import WebSettings
 from services.web.upstream import Upstream, Upstreams, UpstreamDown, UpstreamRefused
 
@@ -37,8 +32,7 @@ DESCRIPTION = "The joint meeting's web front over the ledger's, intake's, the ch
 
 
 def make_access(settings: WebSettings, runtime: ServiceRuntime) -> Access:
-    lockout = Lockout(after=settings.lock_after, duration=timedelta(minutes=settings.lock_minutes))
-    return Access(runtime.engine, lockout, timedelta(hours=settings.session_hours))
+    return Access(runtime.engine, settings.lockout(), settings.session_length())
 
 
 def make_upstreams(settings: WebSettings) -> Upstreams:
@@ -61,9 +55,8 @@ def build(settings: WebSettings, upstreams: Upstreams | None = None) -> tuple[Se
                                KeptReport(upstreams.charity, "/stats/social-forces", settings.social_seconds),
                                KeptReport(upstreams.matching, "/reports/unmet-needs", settings.social_seconds))
     _in_background(runtime, lambda: keep_fresh(figures, default_months))
-    secret = settings.session_secret.get_secret_value()
-    max_age = int(settings.session_hours * 3600)
-    cookies = SessionCookies(access, URLSafeTimedSerializer(secret, salt="hub-session"), max_age, settings.secure_cookies)
+    secret = settings.secret()
+    cookies = SessionCookies(access, secret, int(settings.session_length().total_seconds()), settings.secure_cookies)
     pages = Pages()
 
     http = FastAPI(title=TITLE, description=DESCRIPTION, docs_url="/api/docs", openapi_url="/api/openapi.json")
@@ -106,9 +99,7 @@ def _error_pages(http: FastAPI, pages: Pages) -> None:
     async def sign_in_required(request: Request, _: SignInRequired) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": "sign in first"}, status_code=401)
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target = here if request.method == "GET" else (urlsplit(request.headers.get("referer", "")).path or "/dashboard")
-        return RedirectResponse(f"/sign-in?next={quote(target, safe='')}&expired=1", status_code=303)
+        return sign_in_redirect(request, "/sign-in", "/dashboard")
 
     @http.exception_handler(Forbidden)
     async def forbidden(request: Request, _: Forbidden) -> Response:

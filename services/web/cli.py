@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from services.web.access import Access
-from services.web.accounts import FieldError, Lockout, Role
-from services.web.settings import WebSettings
 from kit.database import make_engine, migrate
 from kit.settings import load_settings
+from services.web.access import Access
+from services.web.accounts import FieldError, Role
 from services.web.app import MIGRATIONS
-from datetime import timedelta
+from services.web.settings import WebSettings
 
 
 def create_administrator(username: str, password: str) -> list[FieldError]:
@@ -17,8 +16,7 @@ def create_administrator(username: str, password: str) -> list[FieldError]:
     engine = make_engine(settings.resolved_database_url())
     try:
         migrate(engine, MIGRATIONS)
-        access = Access(engine, Lockout(settings.lock_after, timedelta(minutes=settings.lock_minutes)),
-                        timedelta(hours=settings.session_hours))
+        access = Access(engine, settings.lockout(), settings.session_length())
         return access.create_account(None, username, password, Role.ADMINISTRATOR, None)
     finally:
         engine.dispose()

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from contracts.envelope import CODE_PATTERN
+from kit.pages import N_, local_path
 from services.web import review, social
 from services.web.access import Access
 from services.web.accounts import FieldError, Permission, Role
 from services.web.figures import DashboardFigures
-from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, translator
+from services.web.i18n import translator
 from services.web.render import Pages
 from services.web.review import AlertFilters, PreGrantForm
 from services.web.social import OfferingFilters, OrganisationDecision
@@ -31,9 +32,7 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never another origin."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/dashboard"
-    return target
+    return local_path(target, "/dashboard")
 
 
 def record_id(value: str) -> str:
@@ -98,7 +97,7 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
 
     @router.post("/sign-out")
     async def sign_out(request: Request) -> Response:
-        session_id = cookies.session_id(request)
+        session_id = cookies.read(request)
         if session_id:
             await asyncio.to_thread(access.sign_out, session_id)
         response = RedirectResponse("/sign-in", status_code=303)
@@ -107,10 +106,7 @@ def page_router(pages: Pages, cookies: SessionCookies, access: Access, upstreams
 
     @router.get("/language/{language}")
     async def language(language: str, next: str = "/dashboard") -> Response:
-        response = RedirectResponse(safe_next(next), status_code=303)
-        if language in LANGUAGES:
-            response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, samesite="lax", path="/")
-        return response
+        return pages.catalogues.choose(language, safe_next(next))
 
     # --- the dashboard --------------------------------------------------------------------------
 

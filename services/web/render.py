@@ -11,13 +11,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from contracts.catalogue import DEPARTMENTS, PROGRAMMES
+from kit.pages import N_, csrf_token, here
 from services.web.accounts import Permission, StaffMember
-from services.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of, translations
-from services.web.i18n import N_ as N_
+from services.web.i18n import CATALOGUES
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSRF_COOKIE = "csrftoken"
-CSRF_FIELD = "csrftoken"
+CSRF_COOKIE = "csrftoken"  # starlette-csrf's default name
 
 # The navigation: (path, message id, permission).
 NAVIGATION = (
@@ -44,31 +43,24 @@ def fen_to_yuan(value: int | None) -> str:
 
 class Pages:
     def __init__(self) -> None:
-        self.environments = {language: _environment(language) for language in LANGUAGES}
+        self.catalogues = CATALOGUES
+        self.environments = {language: _environment(language) for language in CATALOGUES.languages}
 
     def language(self, request: Request) -> str:
-        return language_of(request.cookies.get(LANGUAGE_COOKIE))
+        return self.catalogues.language(request)
 
     def translate(self, request: Request, message: str) -> str:
-        return translations(self.language(request)).gettext(message)
+        return self.catalogues.translate(request, message)
 
     def render(self, request: Request, template: str, staff: StaffMember | None = None, status: int = 200,
                **context: Any) -> HTMLResponse:
         language = self.language(request)
         page = self.environments[language].get_template(template).render(
-            request=request, staff=staff, lang=language, csrf_token=csrf_token(request),
+            request=request, staff=staff, lang=language, csrf_token=csrf_token(request, CSRF_COOKIE),
             navigation=[(path, label) for path, label, permission in NAVIGATION if staff and staff.may(permission)],
-            here=request.url.path, here_with_query=_local(request), **context,
+            here=request.url.path, here_with_query=here(request), **context,
         )
         return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def csrf_token(request: Request) -> str:
-    return request.cookies.get(CSRF_COOKIE) or request.scope.get("csrf_new", "")
-
-
-def _local(request: Request) -> str:
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def _environment(language: str) -> Environment:
@@ -76,7 +68,7 @@ def _environment(language: str) -> Environment:
         loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True, auto_reload=False,
     )
-    environment.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_translations(CATALOGUES.translations(language), newstyle=True)  # type: ignore[attr-defined]
     environment.filters["yuan"] = yuan
     environment.filters["fen"] = fen_to_yuan
     environment.filters["programme"] = lambda code: _name(PROGRAMMES.get(code), language, code)
@@ -84,7 +76,7 @@ def _environment(language: str) -> Environment:
     environment.globals["cell"] = _cell_renderer(language)
     environment.globals["programmes"] = PROGRAMMES
     environment.globals["departments"] = DEPARTMENTS
-    environment.globals["languages"] = LANGUAGES
+    environment.globals["languages"] = CATALOGUES.languages
     return environment
 
 
@@ -94,7 +86,7 @@ TRANSLATED_CODES = frozenset({"status", "severity", "side", "age", "role", "deci
 
 def _cell_renderer(language: str) -> Any:
     """One table cell as HTML: a Python function, as tables at city size have thousands of cells."""
-    translate = translations(language).gettext
+    translate = CATALOGUES.gettext(language)
 
     def programme(code: str) -> str:
         return _name(PROGRAMMES.get(code), language, code)

@@ -13,7 +13,7 @@ from contracts.catalogue import PROGRAMMES
 from services.web.accounts import FieldError, Permission, StaffMember
 from services.web.figures import DashboardFigures
 from kit.logs import get_logger
-from services.web.i18n import N_
+from kit.pages import N_
 from services.web.tables import Column, Table
 from services.web.upstream import UpstreamDown, UpstreamRefused, Upstreams
 

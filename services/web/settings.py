@@ -3,10 +3,10 @@ import os
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from kit.settings import DEFAULT_PORTS, ServiceSettings
+from kit.settings import DEFAULT_PORTS, PagesSettings
 
 
-class WebSettings(ServiceSettings):
+class WebSettings(PagesSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_WEB_", extra="ignore")
 
     service: str = "web"
@@ -27,13 +27,6 @@ class WebSettings(ServiceSettings):
     alert_summary_seconds: float = Field(
         60, ge=1, le=86_400, description="How long the dashboard keeps its count of open alerts by age and rule"
     )
-    session_secret: SecretStr = Field(
-        SecretStr("development-only-session-secret-change-me"), description="Signs session and CSRF cookies"
-    )
-    session_hours: float = Field(8.0, gt=0, le=24 * 7, description="A session expires this long after sign-in")
-    secure_cookies: bool = Field(False, description="Cookies only over HTTPS (set behind a TLS proxy)")
-    lock_after: int = Field(5, ge=1, le=100, description="Failed sign-ins in a row that lock an account")
-    lock_minutes: int = Field(15, ge=1, le=24 * 60, description="How long a locked account stays locked")
 
     def upstream(self, name: str) -> str:
         """The configured URL, or the service on this host at the port `hub up` gives it."""

@@ -19,9 +19,9 @@ from typing import Any
 
 from contracts.catalogue import Category
 from kit.logs import get_logger
+from kit.pages import N_
 from services.web.accounts import FieldError, Permission, StaffMember
 from services.web.figures import DashboardFigures
-from services.web.i18n import N_
 from services.web.review import NotFound, require
 from services.web.tables import Column, Table
 from services.web.upstream import UpstreamDown, UpstreamRefused, Upstreams

@@ -1,13 +1,10 @@
 """The pages' forms turned into the API's input shapes, every problem into a field and a message
-id; new users' rules; the lock after repeated failed sign-ins."""
+id; new users' rules (the lock after repeated failed sign-ins: tests/unit/kit/test_kit_passwords.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from kit.passwords import Lockout, Passwords
 from services.charity.forms import (
     BY_FIELD,
     REQUIRED,
@@ -122,20 +119,3 @@ def test_a_new_password_follows_the_rule_and_is_typed_twice_alike() -> None:
     assert check_new_password("a new passphrase", "a new passphrase") == {}
     assert check_new_password("short", "short") == {"new_password": PASSWORD_RULE}
     assert check_new_password("a new passphrase", "a new passphrase ") == {"repeat_password": NOT_REPEATED}
-
-
-def test_lockout_after_repeated_failures_for_a_while() -> None:
-    lockout, now = Lockout(after=3, duration=timedelta(minutes=15)), datetime(2026, 12, 2, 9, tzinfo=UTC)
-    assert lockout.after_failure(0, now) == (1, None)
-    assert lockout.after_failure(1, now) == (2, None)
-    failed, until = lockout.after_failure(2, now)
-    assert failed == 0 and until == now + timedelta(minutes=15)
-    assert lockout.is_locked(until, now + timedelta(minutes=14)) and not lockout.is_locked(until, now + timedelta(minutes=15))
-    assert not lockout.is_locked(None, now)
-
-
-def test_passwords_are_argon2_hashes() -> None:
-    passwords = Passwords()
-    stored = passwords.hash("a long enough password")
-    assert stored.startswith("$argon2id$") and "a long enough password" not in stored
-    assert passwords.verify("a long enough password", stored) and not passwords.verify("another password", stored)

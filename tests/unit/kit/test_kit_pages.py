@@ -1,18 +1,27 @@
-"""kit.pages' signed cookie: a forged, expired or missing cookie reads as nothing; and only a path
-on this site is followed after sign-in."""
+"""kit.pages' signed cookie: a forged, expired or missing cookie reads as nothing; only a path on
+this site is followed after sign-in, and a page that needs a session comes back after it; a chosen
+language is remembered only if it is one of the service's."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kit.pages import SignedCookie, local_path
+from kit.pages import LANGUAGE_COOKIE, Catalogues, SignedCookie, local_path, sign_in_redirect
 
 
 def request_with(cookie: str | None) -> Request:
     headers = [(b"cookie", f"s={cookie}".encode())] if cookie is not None else []
     return Request({"type": "http", "method": "GET", "path": "/", "headers": headers})
+
+
+def request_to(method: str, path: str, query: str = "", referer: str | None = None) -> Request:
+    headers = [(b"referer", referer.encode())] if referer is not None else []
+    return Request({"type": "http", "method": method, "path": path, "query_string": query.encode(), "headers": headers})
 
 
 def test_a_signed_cookie_reads_back_and_is_httponly_and_samesite() -> None:
@@ -44,3 +53,23 @@ def test_an_expired_cookie_reads_as_nothing(monkeypatch: pytest.MonkeyPatch) -> 
 ])
 def test_only_a_path_on_this_site_is_followed(target: str | None, followed: str) -> None:
     assert local_path(target, "/home") == followed
+
+
+@pytest.mark.parametrize(("request_", "comes_back_to"), [
+    (request_to("GET", "/alerts", "state=open&page=2"), "/alerts?state=open&page=2"),
+    (request_to("POST", "/alerts/al-1/decision", referer="http://testserver/alerts/al-1?x=1"), "/alerts/al-1"),
+    (request_to("POST", "/alerts/al-1/decision"), "/dashboard"),
+    (request_to("POST", "/alerts/al-1/decision", referer="http://evil.example//evil.example/"), "/dashboard"),
+])
+def test_a_page_that_needs_a_session_goes_to_sign_in_and_comes_back(request_: Request, comes_back_to: str) -> None:
+    response = sign_in_redirect(request_, "/sign-in", "/dashboard")
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/sign-in?next={quote(comes_back_to, safe='')}&expired=1"
+
+
+def test_a_language_is_remembered_only_if_the_service_has_it(tmp_path: Path) -> None:
+    catalogues = Catalogues(tmp_path)
+    chosen = catalogues.choose("en", "/dashboard")
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/dashboard"
+    assert f"{LANGUAGE_COOKIE}=en" in chosen.headers["set-cookie"] and "Max-Age=31536000" in chosen.headers["set-cookie"]
+    assert "set-cookie" not in catalogues.choose("fr", "/dashboard").headers

@@ -7,7 +7,7 @@ import pytest
 from contracts.topics import CANONICAL
 from kit.auth import ApiKeys, digest
 from kit.errors import StartupError
-from kit.settings import HubSettings, ServiceSettings
+from kit.settings import HubSettings, PagesSettings, ServiceSettings
 
 
 class LedgerLikeSettings(ServiceSettings):
@@ -18,6 +18,18 @@ def test_sqlite_file_under_the_data_folder_by_default(tmp_path: Path) -> None:
     settings = LedgerLikeSettings(hub=HubSettings(data_dir=tmp_path))
     assert settings.resolved_database_url() == f"sqlite:///{tmp_path / 'ledger.db'}"
     assert settings.port() == 8004
+
+
+class PagesLikeSettings(PagesSettings):
+    service: str = "charity"
+
+
+def test_pages_settings_give_each_service_its_own_development_secret_and_the_lock() -> None:
+    assert PagesLikeSettings().secret() == "development-only-charity-session-secret-change-me"
+    assert PagesLikeSettings(session_secret="set in deployment").secret() == "set in deployment"
+    settings = PagesLikeSettings(lock_after=3, lock_minutes=20, session_hours=2)
+    assert (settings.lockout().after, settings.lockout().duration.total_seconds()) == (3, 1200)
+    assert settings.session_length().total_seconds() == 7200
 
 
 def test_configured_database_url_wins() -> None:

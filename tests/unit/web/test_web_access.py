@@ -72,7 +72,9 @@ def test_a_viewer_of_another_department_gets_403_not_data(site: Site) -> None:
 def test_forms_without_or_with_a_forged_csrf_token_are_refused(site: Site) -> None:
     site.as_role("reviewer")
     form = {"decision": "justified", "note": "two separate needs"}
-    assert site.client.post("/alerts/al-1/decision", data=form).status_code == 403
+    refused = site.client.post("/alerts/al-1/decision", data=form)
+    assert refused.status_code == 403 and "lang='zh-CN'" in refused.text  # Chinese first, then English
+    assert refused.text.index("表单安全令牌缺失或无效") < refused.text.index("security token is missing or wrong")
     assert site.client.post("/alerts/al-1/decision", data={**form, "csrftoken": "forged"}).status_code == 403
     assert site.client.post("/api/alerts/al-1/decision", json=form).status_code == 403
     assert not any(r.method == "POST" for r in site.fake.requests)
