@@ -3,10 +3,10 @@ come only from the migrations; nothing here commits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, delete, select
+from sqlmodel.sql.sqltypes import UTCDateTime  # aware, in UTC, from SQLite too
 
 from services.charity.repository import Organisation
 
@@ -18,10 +18,10 @@ class OrganisationUser(SQLModel, table=True):
     organisation_id: str = Field(max_length=32, foreign_key="charity_organisation.organisation_id")
     password_hash: str = Field(max_length=255)
     role: str = Field(default="volunteer", max_length=16)
-    disabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failed_attempts: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class UserSession(SQLModel, table=True):
@@ -29,15 +29,8 @@ class UserSession(SQLModel, table=True):
 
     session_id: str = Field(primary_key=True, max_length=64)
     username: str = Field(max_length=32, foreign_key="charity_user.username")
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time stored here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class UserRepository:
@@ -45,10 +38,7 @@ class UserRepository:
         self.session = session
 
     def user(self, username: str) -> OrganisationUser | None:
-        user = self.session.get(OrganisationUser, username)
-        if user is not None:
-            user.locked_until = aware(user.locked_until)
-        return user
+        return self.session.get(OrganisationUser, username)
 
     def users_of(self, organisation_id: str) -> list[OrganisationUser]:
         return list(self.session.exec(
@@ -66,7 +56,7 @@ class UserRepository:
             .join(Organisation, Organisation.organisation_id == OrganisationUser.organisation_id)  # type: ignore[arg-type]
             .where(UserSession.session_id == session_id)
         ).first()
-        if found is None or aware(found[0].expires_at) <= now or found[1].disabled_at is not None:  # type: ignore[operator]
+        if found is None or found[0].expires_at <= now or found[1].disabled_at is not None:
             return None
         return found[1], found[2]
 

@@ -14,7 +14,7 @@ from kit.logs import get_logger
 from kit.pages import N_
 from kit.passwords import Attempt, Lockout, Passwords, attempt
 from services.web.accounts import FieldError, Permission, Role, StaffMember, check_new_account
-from services.web.repository import AccountRepository, WebAccount, WebSession, aware
+from services.web.repository import AccountRepository, WebAccount, WebSession
 from services.web.review import Forbidden
 from services.web.tables import Column, Table
 
@@ -93,7 +93,7 @@ class Access:
             rows = [{
                 "username": a.username, "role": a.role, "department": a.department, "created_by": a.created_by,
                 "created_at": a.created_at.isoformat(timespec="seconds"),
-                "locked": bool(a.locked_until and aware(a.locked_until) > self.clock()),  # type: ignore[operator]
+                "locked": bool(a.locked_until and a.locked_until > self.clock()),
             } for a in AccountRepository(session).accounts()]
         return Table("accounts", [
             Column("username", N_("Username")), Column("role", N_("Role")), Column("department", N_("Department")),

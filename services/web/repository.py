@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, delete, select
+from sqlmodel.sql.sqltypes import UTCDateTime  # aware, in UTC, from SQLite too
 
 
 class WebAccount(SQLModel, table=True):
@@ -16,8 +16,8 @@ class WebAccount(SQLModel, table=True):
     role: str = Field(max_length=16)
     department: str | None = Field(default=None, max_length=16)
     failed_attempts: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str = Field(max_length=32)
 
 
@@ -26,15 +26,8 @@ class WebSession(SQLModel, table=True):
 
     session_id: str = Field(primary_key=True, max_length=64)
     username: str = Field(max_length=32, foreign_key="web_account.username")
-    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time stored here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class AccountRepository:
@@ -42,10 +35,7 @@ class AccountRepository:
         self.session = session
 
     def account(self, username: str) -> WebAccount | None:
-        account = self.session.get(WebAccount, username)
-        if account is not None:
-            account.locked_until = aware(account.locked_until)
-        return account
+        return self.session.get(WebAccount, username)
 
     def accounts(self) -> list[WebAccount]:
         return list(self.session.exec(select(WebAccount).order_by(WebAccount.username)).all())
@@ -60,7 +50,7 @@ class AccountRepository:
         found = self.session.exec(
             select(WebSession, WebAccount).join(WebAccount).where(WebSession.session_id == session_id)
         ).first()
-        if found is None or aware(found[0].expires_at) <= now:  # type: ignore[operator]
+        if found is None or found[0].expires_at <= now:
             return None
         return found[0], found[1]
 
