@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -30,17 +29,13 @@ from contracts.topics import MATCHES
 from kit.settings import HubSettings
 from kit.tansu import free_port
 from tests.conftest import ROOT, BrokerUnderTest, ServiceProcess
+from tests.e2e import browser
 from tests.integration.charity_support import STAFF, credit_code, proposal
 
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "volunteer's password"
 PHONE = {"width": 375, "height": 812}
 
-sync_api = pytest.importorskip("playwright.sync_api")
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = browser.needs_chromium
 
 
 @dataclass
@@ -81,20 +76,12 @@ def charity(kafka: BrokerUnderTest, tmp_path_factory: pytest.TempPathFactory) ->
     process.stop()
 
 
-class Browser:
-    def __init__(self, page, base: str) -> None:  # type: ignore[no-untyped-def]
-        self.page, self.base, self.axe = page, base, Axe()
-
-    def go(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
+class Browser(browser.Browser):
+    shot_prefix = "charity-"
 
     def check(self, name: str) -> None:
-        """Screenshot, axe-core (no serious or critical violation), and no horizontal scrolling."""
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"charity-{name}.png"), full_page=True)
-        violations = self.axe.run(self.page).response["violations"]
-        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations if v["impact"] in ("serious", "critical")]
-        assert bad == [], f"{name}: {bad}"
+        """Screenshot and axe-core, then no horizontal scrolling and no link outside /pages/."""
+        super().check(name)
         wide, shown = self.page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert wide <= shown, f"{name}: {wide} px wide in a {shown} px window"
         targets = self.page.evaluate("[...document.querySelectorAll('a[href], form[action], link[href], [src]')]"
@@ -111,8 +98,7 @@ class Browser:
 
 def test_a_charity_works_from_a_phone(charity: Charity) -> None:
     today = date.today()
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+    with browser.chromium() as chromium:
         context = chromium.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=2, is_mobile=True, has_touch=True)
         b = Browser(context.new_page(), charity.url)
 
@@ -277,7 +263,6 @@ def test_a_charity_works_from_a_phone(charity: Charity) -> None:
         assert "/pages/sign-in" in b.page.url
         b.go("/pages/inbox")
         assert "/pages/sign-in?next=%2Fpages%2Finbox" in b.page.url
-        chromium.close()
 
 
 # --- role tests ------------------------------------------------------------------------------

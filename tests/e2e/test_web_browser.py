@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import random
 import subprocess
 import sys
@@ -21,26 +20,21 @@ from pathlib import Path
 
 import httpx
 import openpyxl
-import pytest
 
 from bench.intake_events import EventFactory, resident_id
 from bench.ledger_tools import publish
 from contracts.hub import BenefitRecorded, HouseholdRecorded
 from contracts.topics import CANONICAL
 from services.ledger.identity import person_key
+from tests.e2e.browser import DESKTOP, Browser, chromium, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 PERSON = person_key("11010519491231002X", b"development-only-secret-change-me")
 HOUSEHOLD = "hh-web-1"
 ADMIN_PASSWORD, REVIEWER_PASSWORD = "first admin password", "reviewer's password"
 STAFF = {"X-API-Key": "dev-staff-key"}
 
-sync_api = pytest.importorskip("playwright.sync_api")
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = needs_chromium
 
 
 def ledger_events() -> list:
@@ -80,28 +74,6 @@ def create_admin(env: dict[str, str]) -> subprocess.CompletedProcess:
                           input=f"{ADMIN_PASSWORD}\n", text=True, capture_output=True, env=env, cwd=ROOT, timeout=60)
 
 
-class Browser:
-    def __init__(self, page, base: str) -> None:  # type: ignore[no-untyped-def]
-        self.page, self.base, self.axe, self.checked = page, base, Axe(), []
-
-    def go(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
-
-    def check(self, name: str) -> None:
-        """Screenshot the page and run axe-core on it: no serious or critical violation."""
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-        violations = self.axe.run(self.page).response["violations"]
-        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations if v["impact"] in ("serious", "critical")]
-        assert bad == [], f"{name}: {bad}"
-        self.checked.append(name)
-
-    def sign_in(self, username: str, password: str) -> None:
-        self.page.fill("#username", username)
-        self.page.fill("#password", password)
-        self.page.click("form.card button[type=submit]")
-
-
 def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> None:
     ledger, intake = start_service("ledger"), start_service("intake")
     web = start_service("web", HUB_WEB_LEDGER_URL=ledger.url, HUB_WEB_INTAKE_URL=intake.url)
@@ -116,10 +88,8 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
     alert_id = alerts[0]["alert_id"]
     record_id = held_for_review(intake.url)
 
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = chromium.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, locale="zh-CN")
-        b = Browser(context.new_page(), web.url)
+    with chromium() as browser:
+        b = Browser(browser.new_context(**DESKTOP).new_page(), web.url)
 
         # No session: to sign-in, and back to where the person was going.
         b.go(f"/alerts/{alert_id}")
@@ -165,14 +135,11 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
         assert b.page.locator("tbody tr").count() == 1
         b.check("alerts")
 
-        with b.page.expect_download() as download:
-            b.page.click("a:text('CSV')")
-        rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+        rows = list(csv.reader(io.StringIO(b.download("a:text('CSV')")[1].decode("utf-8-sig"))))
         assert rows[0][0] == "预警" and rows[1][0] == alert_id
-        with b.page.expect_download() as download:
-            b.page.click("a:text('XLSX')")
-        assert download.value.suggested_filename == "alerts.xlsx"
-        sheet = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+        name, body = b.download("a:text('XLSX')")
+        assert name == "alerts.xlsx"
+        sheet = openpyxl.load_workbook(io.BytesIO(body)).active
         assert [row[0] for row in sheet.values] == ["预警", alert_id]
 
         b.page.click(f"a:text('{alert_id}')")
@@ -237,7 +204,6 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
         b.sign_in("hugo", REVIEWER_PASSWORD)
         assert b.page.locator("h1").inner_text() == "无权访问" and "王*" not in b.page.content()
         b.check("forbidden")
-        chromium.close()
 
     trail = httpx.get(f"{ledger.url}/review/audit", params={"target_id": alert_id}, headers=STAFF).json()["entries"]
     decision = next(e for e in trail if e["action"] == "decide_alert")

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,19 +33,15 @@ from contracts.topics import CANONICAL
 from kit.settings import HubSettings
 from kit.tansu import free_port
 from tests.conftest import ROOT, BrokerUnderTest, ServiceProcess
+from tests.e2e import browser
 from tests.integration.charity_support import offering, registration
 
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("HUB_TEST_CHROMIUM", "/usr/bin/chromium")
 STAFF = {"X-API-Key": "dev-staff-key"}
 HOUSEHOLD = "hh-social-1"
 PASSWORD = "a long password 1"
 NEW_PAGES = ("/organisations", "/offerings", "/unmet-needs")
 
-sync_api = pytest.importorskip("playwright.sync_api")
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = browser.needs_chromium
 
 
 class Hub:
@@ -150,31 +145,7 @@ def signed_in(hub: Hub, username: str) -> httpx.Client:
     return client
 
 
-class Browser:
-    def __init__(self, page: Any, base: str) -> None:
-        self.page, self.base, self.axe = page, base, Axe()
-
-    def go(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
-
-    def check(self, name: str) -> None:
-        """Screenshot the page and run axe-core on it: no serious or critical violation."""
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-        violations = self.axe.run(self.page).response["violations"]
-        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations if v["impact"] in ("serious", "critical")]
-        assert bad == [], f"{name}: {bad}"
-
-    def sign_in(self, username: str) -> None:
-        self.page.fill("#username", username)
-        self.page.fill("#password", PASSWORD)
-        self.page.click("form.card button[type=submit]")
-
-    def download(self, link: str) -> tuple[str, bytes]:
-        with self.page.expect_download() as download:
-            self.page.click(link)
-        return download.value.suggested_filename, Path(download.value.path()).read_bytes()
-
+class Browser(browser.Browser):
     def exports_read_back(self, table: str, first_header: str) -> tuple[list[list[str]], list[list[Any]]]:
         """The table's CSV and XLSX links: both files open, with the same header row."""
         name, body = self.download(f"a[href*='table={table}'][href*='export=csv']")
@@ -188,12 +159,10 @@ class Browser:
 
 def test_a_reviewer_works_through_the_social_pages(running: Hub) -> None:
     pending = {name: id_ for name, id_ in running.organisations.items() if name != "暖心公益中心1号"}
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = chromium.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, locale="zh-CN")
-        b = Browser(context.new_page(), running.url("web"))
+    with browser.chromium() as chromium:
+        b = Browser(chromium.new_context(**browser.DESKTOP).new_page(), running.url("web"))
         b.go("/organisations")
-        b.sign_in("rita")
+        b.sign_in("rita", PASSWORD)
         assert b.page.url.endswith("/organisations") and b.page.locator("h1").inner_text() == "待审核社会组织"
         assert b.page.locator("section.organisation").count() == 2
         assert "138****5678" in b.page.content() and "13812345678" not in b.page.content()
@@ -261,9 +230,8 @@ def test_a_reviewer_works_through_the_social_pages(running: Hub) -> None:
         # A department viewer: a 403 page, never the organisations' contact data.
         b.page.click(".who button")
         b.go("/organisations")
-        b.sign_in("dora")
+        b.sign_in("dora", PASSWORD)
         assert b.page.locator("h1").inner_text() == "Not allowed" and "138****" not in b.page.content()
-        chromium.close()
 
 
 @pytest.mark.parametrize("role", ["ada", "rita", "dora", None])
