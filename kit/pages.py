@@ -10,13 +10,15 @@ form, a signed expiring session cookie, and message catalogues (Babel) with Chin
   without a build step.
 - `SignInRequired` and `sign_in_redirect`: a page that needs a session sends the person to sign
   in, and back to where they were going.
+- `error_pages`: exceptions, and any HTTP error, as a page in the person's language (a service's
+  babel.cfg lists this file, so these messages are in its catalogue).
 """
 
 from __future__ import annotations
 
 import http.cookies
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,9 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -195,6 +199,30 @@ def sign_in_redirect(request: Request, sign_in: str, default: str) -> RedirectRe
     """To the sign-in page, then back: to this page for a GET, to the page the form was on otherwise."""
     target = here(request) if request.method == "GET" else (urlsplit(request.headers.get("referer", "")).path or default)
     return RedirectResponse(f"{sign_in}?next={quote(local_path(target, default), safe='')}&expired=1", status_code=303)
+
+
+ErrorPage = Callable[[Request, int, str, str], Response]  # (request, status, heading, message) -> the page
+
+
+def error_pages(app: Starlette, page: ErrorPage, shown: Mapping[type[Exception], tuple[int, str, str]]) -> None:
+    """Each exception of `shown` as the page (status, heading, message id); an HTTP error too."""
+    for kind, (status, heading, message) in shown.items():
+        app.add_exception_handler(kind, _showing(page, status, heading, message))
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        status = error.status_code if isinstance(error, HTTPException) else 500
+        if status == 404:
+            return page(request, 404, N_("Not found"), N_("There is no such page."))
+        return page(request, status, N_("Something is wrong with the request"), N_("Please go back and try again."))
+
+    app.add_exception_handler(HTTPException, http_error)
+
+
+def _showing(page: ErrorPage, status: int, heading: str, message: str) -> Callable[[Request, Exception], Any]:
+    async def show(request: Request, _: Exception) -> Response:
+        return page(request, status, heading, message)
+
+    return show
 
 
 def local_path(target: str | None, default: str) -> str:

@@ -24,7 +24,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.catalogue import DISTRICTS, PROGRAMMES, Category, ColourStatus, HouseholdCategory
 from contracts.envelope import CODE_PATTERN
@@ -35,6 +34,7 @@ from kit.pages import (
     SignedCookie,
     SignInRequired,
     csrf_token,
+    error_pages,
     here,
     local_path,
     sign_in_redirect,
@@ -137,27 +137,13 @@ def _error_pages(app: FastAPI, pages: Pages) -> None:
     async def sign_in_required(request: Request, _: SignInRequired) -> Response:
         return sign_in_redirect(request, f"{PREFIX}/sign-in", f"{PREFIX}/")
 
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, _: NotFound) -> Response:
-        return page(request, 404, N_("Not found"), N_("There is no such record, or it is not your organisation's."))
-
-    @app.exception_handler(Refused)
-    async def refused(request: Request, _: Refused) -> Response:
-        return page(request, 403, N_("Not allowed"), N_("Your organisation may not do this now."))
-
-    @app.exception_handler(Conflict)
-    async def conflict(request: Request, _: Conflict) -> Response:
-        return page(request, 409, N_("Not possible now"), N_("The record's state does not allow this any more. Go back and look again."))
-
-    @app.exception_handler(FieldProblem)
-    async def field_problem(request: Request, _: FieldProblem) -> Response:  # the routes show it beside the field; this is the net
-        return page(request, 400, N_("Something is wrong with the request"), N_("Please go back and try again."))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if error.status_code == 404:
-            return page(request, 404, N_("Not found"), N_("There is no such page."))
-        return page(request, error.status_code, N_("Something is wrong with the request"), N_("Please go back and try again."))
+    error_pages(app, page, {
+        NotFound: (404, N_("Not found"), N_("There is no such record, or it is not your organisation's.")),
+        Refused: (403, N_("Not allowed"), N_("Your organisation may not do this now.")),
+        Conflict: (409, N_("Not possible now"), N_("The record's state does not allow this any more. Go back and look again.")),
+        # the routes show it beside the field; this is the net
+        FieldProblem: (400, N_("Something is wrong with the request"), N_("Please go back and try again.")),
+    })
 
 
 def _record(value: str, pattern: re.Pattern[str] | str = CODE_PATTERN) -> str:

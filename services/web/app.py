@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kit.pages import N_, FormCSRFMiddleware, SignInRequired, sign_in_redirect
+from kit.pages import N_, FormCSRFMiddleware, SignInRequired, error_pages, sign_in_redirect
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.web.access import Access
 from services.web.figures import DashboardFigures, KeptReport, OpenAlertSummary, StatisticsCache, keep_fresh
@@ -101,21 +101,17 @@ def _error_pages(http: FastAPI, pages: Pages) -> None:
             return JSONResponse({"detail": "sign in first"}, status_code=401)
         return sign_in_redirect(request, "/sign-in", "/dashboard")
 
-    @http.exception_handler(Forbidden)
-    async def forbidden(request: Request, _: Forbidden) -> Response:
-        return page(request, 403, N_("Not allowed"), N_("Your role may not see or do this."))
-
-    @http.exception_handler(NotFound)
-    async def not_found(request: Request, _: NotFound) -> Response:
-        return page(request, 404, N_("Not found"), N_("There is no such record, or it is not yours to see."))
+    error_pages(http, page, {
+        Forbidden: (403, N_("Not allowed"), N_("Your role may not see or do this.")),
+        NotFound: (404, N_("Not found"), N_("There is no such record, or it is not yours to see.")),
+    })
+    as_page = http.exception_handlers[StarletteHTTPException]
 
     @http.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if error.status_code == 404:
-            return page(request, 404, N_("Not found"), N_("There is no such page."))
-        if _wants_json(request):
+        if _wants_json(request) and error.status_code != 404:  # the route's own word, not the page's
             return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-        return page(request, error.status_code, N_("Something is wrong with the request"), N_("Please go back and try again."))
+        return await as_page(request, error)
 
     @http.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

@@ -8,10 +8,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
-from kit.pages import LANGUAGE_COOKIE, Catalogues, SignedCookie, local_path, sign_in_redirect
+from kit.pages import LANGUAGE_COOKIE, Catalogues, SignedCookie, error_pages, local_path, sign_in_redirect
 
 
 def request_with(cookie: str | None) -> Request:
@@ -73,3 +76,22 @@ def test_a_language_is_remembered_only_if_the_service_has_it(tmp_path: Path) -> 
     assert chosen.status_code == 303 and chosen.headers["location"] == "/dashboard"
     assert f"{LANGUAGE_COOKIE}=en" in chosen.headers["set-cookie"] and "Max-Age=31536000" in chosen.headers["set-cookie"]
     assert "set-cookie" not in catalogues.choose("fr", "/dashboard").headers
+
+
+class Refused(Exception):
+    pass
+
+
+def test_exceptions_and_http_errors_are_shown_as_pages() -> None:
+    def refuse(request: Request) -> Response:
+        raise Refused()
+
+    app = Starlette(routes=[Route("/refuse", refuse, methods=["GET"])])
+    error_pages(app, lambda request, status, heading, message: PlainTextResponse(f"{heading}|{message}", status), {
+        Refused: (403, "Not allowed", "Your role may not do this."),
+    })
+    with TestClient(app) as client:
+        assert (client.get("/refuse").status_code, client.get("/refuse").text) == (403, "Not allowed|Your role may not do this.")
+        assert (client.get("/nowhere").status_code, client.get("/nowhere").text) == (404, "Not found|There is no such page.")
+        wrong_method = client.post("/refuse")
+        assert (wrong_method.status_code, wrong_method.text) == (405, "Something is wrong with the request|Please go back and try again.")
