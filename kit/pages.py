@@ -28,6 +28,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -177,6 +178,13 @@ class Catalogues:
 
     def translate(self, request: Request, message: str) -> str:
         return self.gettext(self.language(request))(message)
+
+    def environment(self, templates: Path, language: str) -> Environment:
+        """Jinja2 templates in one language: HTML autoescaped, `_()` from this catalogue."""
+        environment = Environment(loader=FileSystemLoader(templates), autoescape=select_autoescape(["html"]),
+                                  extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+        environment.install_gettext_translations(self.translations(language), newstyle=True)  # type: ignore[attr-defined]
+        return environment
 
     def choose(self, language: str, then: str) -> RedirectResponse:
         """Back to `then` (a local path), remembering the language for a year if it is one of ours."""

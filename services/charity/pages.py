@@ -22,7 +22,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from starlette.concurrency import run_in_threadpool
 
 from contracts.catalogue import DISTRICTS, PROGRAMMES, Category, ColourStatus, HouseholdCategory
@@ -81,9 +81,7 @@ class Pages:
         self.environments = {language: self._environment(language) for language in catalogues.languages}
 
     def _environment(self, language: str) -> Environment:
-        environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
-                                  extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-        environment.install_gettext_translations(self.catalogues.translations(language), newstyle=True)  # type: ignore[attr-defined]
+        environment = self.catalogues.environment(HERE / "templates", language)
         name = "name_zh" if language == "zh" else "name"
 
         def district_name(code: str) -> str:

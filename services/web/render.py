@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from contracts.catalogue import DEPARTMENTS, PROGRAMMES
@@ -64,11 +64,7 @@ class Pages:
 
 
 def _environment(language: str) -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True, auto_reload=False,
-    )
-    environment.install_gettext_translations(CATALOGUES.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    environment = CATALOGUES.environment(TEMPLATES, language)
     environment.filters["yuan"] = yuan
     environment.filters["fen"] = fen_to_yuan
     environment.filters["programme"] = lambda code: _name(PROGRAMMES.get(code), language, code)
