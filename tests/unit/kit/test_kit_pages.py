@@ -95,3 +95,16 @@ def test_exceptions_and_http_errors_are_shown_as_pages() -> None:
         assert (client.get("/nowhere").status_code, client.get("/nowhere").text) == (404, "Not found|There is no such page.")
         wrong_method = client.post("/refuse")
         assert (wrong_method.status_code, wrong_method.text) == (405, "Something is wrong with the request|Please go back and try again.")
+
+
+def test_catalogues_compile_from_the_po_files_and_write_mo_files_for_tools(tmp_path: Path) -> None:
+    for language, said in (("zh", "登录"), ("en", "Sign in")):
+        folder = tmp_path / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "messages.po").write_text(f'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+                                            f'msgid "Sign in"\nmsgstr "{said}"\n', encoding="utf-8")
+    catalogues = Catalogues(tmp_path)
+    assert catalogues.gettext("zh")("Sign in") == "登录" and catalogues.gettext("en")("Sign in") == "Sign in"
+    written = catalogues.write_compiled()
+    assert written == [tmp_path / language / "LC_MESSAGES" / "messages.mo" for language in ("zh", "en")]
+    assert all(path.read_bytes() == catalogues.compiled(language) for path, language in zip(written, ("zh", "en")))
