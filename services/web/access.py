@@ -64,7 +64,9 @@ class Access:
             repository = AccountRepository(session)
             account = repository.account(username)
             outcome = attempt(self.passwords, self.lockout, account, password, now)
-            if account is None or outcome != Attempt.ACCEPTED:
+            if account is None:  # what was typed is not logged: it may be a password
+                return FieldError("password", WRONG)
+            if outcome != Attempt.ACCEPTED:
                 session.commit()
                 log.info("sign-in failed", username=username, outcome=outcome)
                 return FieldError("password", LOCKED if outcome == Attempt.LOCKED else WRONG)
