@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 from kit.database import make_engine, migrate
 from services.matching.app import MIGRATIONS
-from services.matching.repository import load_pool, pool_generation, save_changes
 from services.matching.model import Delivery
 from services.matching.pool import Pool
+from services.matching.repository import load_pool, pool_generation, save_changes
 from tests.matching_events import NOW, declined, fulfilled, household_recorded, household_state, need_recorded, offering_changed, offering_published
+from tests.migrations import migrate_to
 from tests.unit.matching.test_matching_deliveries import LATER, three_proposed
 from tests.unit.matching.test_matching_loop import feed, new_pool, run_round
 
@@ -66,7 +65,7 @@ def test_deliveries_the_ledger_does_not_show_yet_and_unread_units_read_back(data
 
 def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(databases.new_url("migrated"))
-    _migrate_to(engine, "0002")
+    migrate_to(engine, MIGRATIONS, "0002")
     pool = new_pool()
     feed(pool, household_state("h1", programmes=("MEDICAL",)), offering_published("o1", units=3))
     with engine.begin() as connection:  # rows as revision 0002 wrote them
@@ -78,17 +77,10 @@ def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases
     load_pool(engine, again)
     assert (again.households["h1"].deliveries, again.households["h1"].programmes) == ([], ["MEDICAL"])
     assert again.offerings["o1"].delivered_unread == 0 and again.free_units("o1") == 3
-    _migrate_to(engine, "0002", down=True)
+    migrate_to(engine, MIGRATIONS, "0002", down=True)
     columns = {t: {c["name"] for c in sa.inspect(engine).get_columns(t)} for t in ("matching_household", "matching_offering")}
     assert "deliveries" not in columns["matching_household"] and "delivered_unread" not in columns["matching_offering"]
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT household_id, size FROM matching_household")).all() == [("h1", 1)]
     engine.dispose()
 
-
-def _migrate_to(engine: sa.Engine, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
