@@ -46,6 +46,13 @@ def make_broker(hub: HubSettings, client_id: str) -> KafkaBroker:
 # per idle consumer.
 FETCH_MAX_WAIT_MS = 50
 
+# A consumer killed (SIGKILL, OOM) stays a member of its group until its session times out, and a
+# restarted one gets no partitions until then. On the embedded broker the restarted member was
+# assigned 18 s after the kill with aiokafka's 10 s session, 11 s with these (a raw consumer,
+# measured by hand). The event loop must then never stall for 6 s, or the member is
+# dropped and its batch delivered again (applied once: consumers are idempotent).
+SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS = 6000, 2000
+
 
 def client_options(hub: HubSettings) -> dict[str, Any]:
     """Connection options every aiokafka client of the hub shares (bootstrap, SASL/SCRAM)."""

@@ -12,6 +12,16 @@ from contracts.hub import OfferingDataV2
 COLOUR_STEPS = {"green": 0, "yellow": 1, "orange": 2, "red": 3}
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery matching has read (`match.fulfilled`) whose effect the ledger's state may not
+    show yet: until it does, the household counts as receiving the delivered programme."""
+
+    need_id: str
+    programme: str
+    delivered_on: date
+
+
 @dataclass
 class Household:
     household_id: str
@@ -23,12 +33,15 @@ class Household:
     size: int = 0
     programmes: list[str] = field(default_factory=list)
     received: dict[str, int] = field(default_factory=dict)  # category -> benefits this year
+    deliveries: list[Delivery] = field(default_factory=list)  # read here, not yet shown by the ledger
 
     @cached_property
     def served_categories(self) -> frozenset[str]:
-        """Categories of help the household receives now, from any source (programmes held).
-        Kept once worked out: whoever changes `programmes` calls `programmes_changed`."""
-        return frozenset(PROGRAMMES[p].category.value for p in self.programmes if p in PROGRAMMES)
+        """Categories of help the household receives now, from any source: programmes the ledger
+        says it holds and deliveries the ledger does not show yet. Kept once worked out: whoever
+        changes `programmes` or `deliveries` calls `programmes_changed`."""
+        held = [*self.programmes, *(d.programme for d in self.deliveries)]
+        return frozenset(PROGRAMMES[p].category.value for p in held if p in PROGRAMMES)
 
     def programmes_changed(self) -> None:
         self.__dict__.pop("served_categories", None)
@@ -68,6 +81,9 @@ class Offering:
     offering_id: str
     record: OfferingDataV2
     updated_at: datetime
+    # Units the organisation's record counts delivered whose `match.fulfilled` matching has not read
+    # yet (the two come on different topics): the open proposals that hold them hold nothing more.
+    delivered_unread: int = 0
     # What a round needs of the record, worked out once (candidates.offering_code); a new record clears it.
     code: tuple | None = field(default=None, repr=False, compare=False)  # type: ignore[type-arg]
 
@@ -78,6 +94,11 @@ class Offering:
     @property
     def category(self) -> str:
         return self.record.category.value
+
+    @property
+    def delivered(self) -> int:
+        """Units delivered per the record (the organisation changes both figures when it changes its capacity)."""
+        return self.record.quantity_total - self.record.quantity_remaining
 
     def live_on(self, day: date) -> bool:
         r = self.record

@@ -5,8 +5,13 @@ handler's business.
 Rules kept here:
 - a need is open from `need.recorded` until `need.closed`, a fulfilment, or a household state
   that no longer lists it open after having listed it (the ledger saw it met);
+- a delivery counts at once: from its `match.fulfilled` the household receives the delivered
+  programme (and its category) until the ledger's household state shows the delivery (see
+  `_shown_by_ledger`); states the ledger made before it applied the delivery do not undo it;
 - an offering may be proposed while its status is open, units remain and today is within its
-  validity; units not yet promised = units remaining - units held by open proposals;
+  validity; units not yet promised = units remaining - units held by open proposals, where units
+  the organisation's record already counts delivered are held no more (its record and the
+  `match.fulfilled` come on different topics, in either order);
 - a round's assignment is checked against the pool as it is when the round commits (another
   round, an offering withdrawn or a need closed meanwhile), so no offering is ever promised
   beyond its units.
@@ -24,6 +29,7 @@ from contracts.hub import (
     CancelReason,
     HouseholdMerged,
     HouseholdRecorded,
+    HouseholdStateDataV2,
     HouseholdStateV2,
     MatchAccepted,
     MatchCancelled,
@@ -43,7 +49,7 @@ from contracts.hub import (
 )
 from services.matching import eligibility
 from services.matching.lifecycle import OPEN, REFUSED, ImpossibleTransition, next_state, repools_need
-from services.matching.model import Household, Need, Offering, Proposal
+from services.matching.model import Delivery, Household, Need, Offering, Proposal
 from services.matching.priority import PriorityWeights, terms, total, waiting_days
 
 SOURCE = "matching"
@@ -133,7 +139,7 @@ class Pool:
         offering = self.offerings.get(offering_id)
         if offering is None:
             return 0
-        return offering.record.quantity_remaining - self.held.get(offering_id, 0)
+        return offering.record.quantity_remaining - max(0, self.held.get(offering_id, 0) - offering.delivered_unread)
 
     def open_unproposed(self) -> list[Need]:
         return [n for n in self.needs.values() if n.status == "open" and n.need_id not in self.open_by_need]
@@ -213,13 +219,40 @@ class Pool:
             if need.status != "open":
                 continue
             if need_id in listed:
-                if not need.seen_open_in_state:
-                    need.seen_open_in_state = True
-                    self.changes.needs.add(need_id)
+                self._seen_open(need)
             elif need.seen_open_in_state:
                 self._close_need(need_id, "met", "need_met", "the ledger no longer lists the need open", now)
+        if h.deliveries:
+            self._deliveries_shown(h, data, listed)
         self._cancel_served(h, now)
         self.waiting |= self._open_unproposed_of(event.household_id)
+
+    def _seen_open(self, need: Need) -> None:
+        if not need.seen_open_in_state:
+            need.seen_open_in_state = True
+            self.changes.needs.add(need.need_id)
+
+    def _deliveries_shown(self, h: Household, state: HouseholdStateDataV2, listed: set[str]) -> None:
+        """Deliveries this state shows stop counting on their own: the ledger's programmes say the rest."""
+        for delivery in h.deliveries:
+            need = self.needs.get(delivery.need_id)
+            if need is not None and delivery.need_id in listed:
+                self._seen_open(need)  # a state from before the ledger applied the delivery
+        kept = [d for d in h.deliveries if not self._shown_by_ledger(d, state, listed)]
+        if len(kept) != len(h.deliveries):
+            h.deliveries = kept
+            h.programmes_changed()
+
+    def _shown_by_ledger(self, delivery: Delivery, state: HouseholdStateDataV2, listed: set[str]) -> bool:
+        """Whether the ledger had applied the delivery when it made this state: the state lists the
+        programme, or no longer lists the need open after a state listed it (states of one household
+        come in the order the ledger made them). A need the ledger never listed open: once the state
+        is of a later day than the delivery, which the ledger holds on its day only."""
+        need = self.needs.get(delivery.need_id)
+        seen = need is not None and need.seen_open_in_state
+        if delivery.programme in state.programmes or (seen and delivery.need_id not in listed):
+            return True
+        return not seen and state.as_of.date() > delivery.delivered_on
 
     def _cancel_served(self, h: Household, now: datetime) -> None:
         """Unanswered proposals for a category the household now receives are withdrawn."""
@@ -238,8 +271,12 @@ class Pool:
                 continue
             if survivor not in self.households and merged in self.households:
                 kept = self.households[merged]
-                self.households[survivor] = replace(kept, household_id=survivor, programmes=list(kept.programmes))
+                self.households[survivor] = replace(kept, household_id=survivor, programmes=list(kept.programmes), deliveries=[])
                 self.changes.households.add(survivor)
+            if merged in self.households and self.households[merged].deliveries:
+                h = self._household(survivor)
+                h.deliveries = [*h.deliveries, *self.households[merged].deliveries]
+                h.programmes_changed()
             for need_id in sorted(self.needs_of.pop(merged, set())):
                 self.needs[need_id].household_id = survivor
                 self.needs_of[survivor].add(need_id)
@@ -283,7 +320,12 @@ class Pool:
         if known is not None and known.updated_at > event.occurred_at:
             return  # an older record than the one kept: every event carries the whole record
         before = self.free_units(record.offering_id) if known else 0
-        self.offerings[record.offering_id] = Offering(record.offering_id, record, event.occurred_at)
+        offering = self.offerings[record.offering_id] = Offering(record.offering_id, record, event.occurred_at)
+        if known is not None:
+            # Units delivered since the record kept, whose fulfilments may not be read yet: at most
+            # what open proposals hold (each fulfilment read takes its units off again).
+            newly = max(0, offering.delivered - known.delivered)
+            offering.delivered_unread = min(known.delivered_unread + newly, self.held.get(record.offering_id, 0))
         self.changes.offerings.add(record.offering_id)
         if record.status in ("closed", "stale", "withdrawn"):
             code: CancelReason = "offering_stale" if record.status == "stale" else "offering_closed"
@@ -383,12 +425,27 @@ class Pool:
             need.status = "met"
             self.changes.needs.add(need.need_id)
             self.waiting.discard(need.need_id)
+            self._delivered_to(need.household_id, Delivery(need.need_id, event.data.programme, event.data.delivered_on), now)
         offering = self.offerings.get(proposal.offering_id)
-        if offering is not None and offering.updated_at < event.occurred_at:
+        if offering is None:
+            return
+        if offering.updated_at < event.occurred_at:
             # The organisation's own record of the units left has not come yet: count them gone.
             remaining = max(0, offering.record.quantity_remaining - event.data.quantity)
             offering.replace_record(offering.record.model_copy(update={"quantity_remaining": remaining}))
-            self.changes.offerings.add(offering.offering_id)
+        elif offering.delivered_unread:  # the record counted this delivery already
+            offering.delivered_unread = max(0, offering.delivered_unread - event.data.quantity)
+        else:
+            return
+        self.changes.offerings.add(offering.offering_id)
+
+    def _delivered_to(self, household_id: str, delivery: Delivery, now: datetime) -> None:
+        """The household receives the delivered programme from now, not only once the ledger's
+        state (another topic, read later) shows it: no second proposal in its category meanwhile."""
+        h = self._household(household_id)
+        h.deliveries = [*(d for d in h.deliveries if d.need_id != delivery.need_id), delivery]
+        h.programmes_changed()
+        self._cancel_served(h, now)
 
     # --- transitions ----------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 
 from contracts.hub import OfferingDataV2
 from kit.database import insert_rows
-from services.matching.model import Household, Need, Offering, Proposal
+from services.matching.model import Delivery, Household, Need, Offering, Proposal
 from services.matching.pool import Changes, Pool
 
 
@@ -30,6 +30,7 @@ class MatchingHousehold(SQLModel, table=True):
     size: int = 0
     programmes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     received: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    deliveries: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class MatchingNeed(SQLModel, table=True):
@@ -52,6 +53,7 @@ class MatchingOffering(SQLModel, table=True):
     offering_id: str = Field(primary_key=True, max_length=64)
     record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime
+    delivered_unread: int = 0
 
 
 class MatchingProposal(SQLModel, table=True):
@@ -96,7 +98,8 @@ def load_pool(engine: Engine, pool: Pool) -> None:
         households = [_household(r) for r in _rows(connection, MatchingHousehold)]
         needs = [Need(**r) for r in _rows(connection, MatchingNeed)]
         offerings = [
-            Offering(r["offering_id"], OfferingDataV2.model_validate(r["record"]), r["updated_at"]) for r in _rows(connection, MatchingOffering)
+            Offering(r["offering_id"], OfferingDataV2.model_validate(r["record"]), r["updated_at"], r["delivered_unread"])
+            for r in _rows(connection, MatchingOffering)
         ]
         proposals = [Proposal(**r) for r in _rows(connection, MatchingProposal)]
     pool.load(households, needs, offerings, proposals)
@@ -107,7 +110,8 @@ def _rows(connection: Connection, model: type[SQLModel]) -> list[dict[str, Any]]
 
 
 def _household(row: dict[str, Any]) -> Household:
-    return Household(**row)
+    deliveries = [Delivery(d["need_id"], d["programme"], date.fromisoformat(d["delivered_on"])) for d in row.pop("deliveries")]
+    return Household(**row, deliveries=deliveries)
 
 
 def save_changes(connection: Connection, pool: Pool, changes: Changes) -> None:
@@ -127,6 +131,7 @@ def _household_row(h: Household) -> dict[str, Any]:
     return {
         "household_id": h.household_id, "district": h.district, "subdistrict": h.subdistrict, "category": h.category,
         "colour": h.colour, "birth_years": h.birth_years, "size": h.size, "programmes": h.programmes, "received": h.received,
+        "deliveries": [{"need_id": d.need_id, "programme": d.programme, "delivered_on": d.delivered_on.isoformat()} for d in h.deliveries],
     }
 
 
@@ -139,7 +144,10 @@ def _need_row(n: Need) -> dict[str, Any]:
 
 
 def _offering_row(o: Offering) -> dict[str, Any]:
-    return {"offering_id": o.offering_id, "record": orjson.loads(o.record.model_dump_json()), "updated_at": o.updated_at}
+    return {
+        "offering_id": o.offering_id, "record": orjson.loads(o.record.model_dump_json()), "updated_at": o.updated_at,
+        "delivered_unread": o.delivered_unread,
+    }
 
 
 def _proposal_row(p: Proposal) -> dict[str, Any]:

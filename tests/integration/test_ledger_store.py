@@ -9,8 +9,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlmodel import Session
 
 from contracts.envelope import Event
@@ -40,6 +38,7 @@ from services.ledger.statistics import (
     cliff,
     open_alert_counts,
 )
+from tests.migrations import migrate_to
 
 POLICY = load_policy()
 HUB = HubSettings(topic_namespace="test.")
@@ -306,7 +305,7 @@ def test_a_batch_rolled_back_leaves_no_copy_of_its_households_behind(engine: sa.
 
 def test_migration_0004_keys_events_and_needs_by_household_and_keeps_them(databases) -> None:
     engine = make_engine(databases.new_url("migrated"))
-    _migrate_to(engine, "0003")
+    migrate_to(engine, MIGRATIONS, "0003")
     with engine.begin() as connection:
         connection.execute(sa.text("INSERT INTO ledger_event VALUES ('e-1', :h, 'benefit.recorded', 'intake', :at, 'CA:d1', '{}')"),
                            {"h": H, "at": "2026-01-02T00:00:00+00:00"})
@@ -315,7 +314,7 @@ def test_migration_0004_keys_events_and_needs_by_household_and_keeps_them(databa
     migrate(engine, MIGRATIONS)
     assert _keys(engine, "ledger_event") == (["household_id", "event_id"], [])
     assert _keys(engine, "ledger_need") == (["household_id", "need_id"], [])
-    _migrate_to(engine, "0003", down=True)
+    migrate_to(engine, MIGRATIONS, "0003", down=True)
     assert _keys(engine, "ledger_event") == (["event_id"], [["household_id"]])
     assert _keys(engine, "ledger_need") == (["need_id"], [["household_id"]])
     with engine.connect() as connection:
@@ -328,17 +327,9 @@ def test_migration_0005_drops_the_unused_processed_event_table(databases) -> Non
     engine = make_engine(databases.new_url("migrated"))
     migrate(engine, MIGRATIONS)
     assert "processed_event" not in sa.inspect(engine).get_table_names()
-    _migrate_to(engine, "0004", down=True)
+    migrate_to(engine, MIGRATIONS, "0004", down=True)
     assert "processed_event" in sa.inspect(engine).get_table_names()
     engine.dispose()
-
-
-def _migrate_to(engine: sa.Engine, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _keys(engine: sa.Engine, table: str) -> tuple[list[str], list[list[str]]]:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from kit.database import make_engine, migrate
 from services.matching.app import MIGRATIONS
+from services.matching.model import Delivery
+from services.matching.pool import Pool
 from services.matching.repository import load_pool, pool_generation, save_changes
-from tests.matching_events import NOW, declined, household_recorded, household_state, need_recorded, offering_published
+from tests.matching_events import NOW, declined, fulfilled, household_recorded, household_state, need_recorded, offering_changed, offering_published
+from tests.migrations import migrate_to
+from tests.unit.matching.test_matching_deliveries import LATER, three_proposed
 from tests.unit.matching.test_matching_loop import feed, new_pool, run_round
 
 
@@ -21,14 +27,7 @@ def test_the_pool_reads_back_as_it_was_written(database_url: str) -> None:
     (first,) = [p for p in run_round(pool) if p.data.need_id == "CA:n1"]
     feed(pool, declined("h1", first.data.match_id, first.data.offering_id, "CA:n1"))
     run_round(pool)
-    changes = pool.take_changes()
-    changes.households, changes.needs = set(pool.households), set(pool.needs)
-    changes.offerings, changes.proposals = set(pool.offerings), set(pool.proposals)
-    with engine.begin() as connection:
-        save_changes(connection, pool, changes)
-
-    again = new_pool()
-    load_pool(engine, again)
+    again = _saved_and_loaded(engine, pool)
     assert again.households == pool.households
     assert again.needs == pool.needs
     assert {k: v.record for k, v in again.offerings.items()} == {k: v.record for k, v in pool.offerings.items()}
@@ -38,3 +37,50 @@ def test_the_pool_reads_back_as_it_was_written(database_url: str) -> None:
     assert again.expire(NOW + timedelta(hours=73)) == 1  # times compare as they did before
     assert pool_generation(engine) == pool_generation(engine)
     engine.dispose()
+
+
+def _saved_and_loaded(engine: sa.Engine, pool: Pool) -> Pool:
+    changes = pool.take_changes()
+    changes.households, changes.needs = set(pool.households), set(pool.needs)
+    changes.offerings, changes.proposals = set(pool.offerings), set(pool.proposals)
+    with engine.begin() as connection:
+        save_changes(connection, pool, changes)
+    again = new_pool()
+    load_pool(engine, again)
+    return again
+
+
+def test_deliveries_the_ledger_does_not_show_yet_and_unread_units_read_back(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    pool, proposals = three_proposed()
+    feed(pool, fulfilled("h1", proposals[1].data.match_id, "o1", "CA:n1", at=LATER - timedelta(minutes=1)),
+         offering_changed("o1", units=3, remaining=1, at=LATER))  # the record counts h0's delivery too, not read yet
+    again = _saved_and_loaded(engine, pool)
+    assert again.households["h1"].deliveries == [Delivery("CA:n1", "CHARITY_FOOD", NOW.date())]
+    assert again.households == pool.households and again.offerings["o1"].delivered_unread == 1
+    assert again.free_units("o1") == pool.free_units("o1") == 0
+    engine.dispose()
+
+
+def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(databases.new_url("migrated"))
+    migrate_to(engine, MIGRATIONS, "0002")
+    pool = new_pool()
+    feed(pool, household_state("h1", programmes=("MEDICAL",)), offering_published("o1", units=3))
+    with engine.begin() as connection:  # rows as revision 0002 wrote them
+        connection.execute(sa.text("INSERT INTO matching_household VALUES ('h1', '310104', NULL, 'dibao', NULL, '[]', 1, '[\"MEDICAL\"]', '{}')"))
+        connection.execute(sa.text("INSERT INTO matching_offering VALUES ('o1', :record, :at)"),
+                           {"record": pool.offerings["o1"].record.model_dump_json(), "at": NOW})
+    migrate(engine, MIGRATIONS)
+    again = new_pool()
+    load_pool(engine, again)
+    assert (again.households["h1"].deliveries, again.households["h1"].programmes) == ([], ["MEDICAL"])
+    assert again.offerings["o1"].delivered_unread == 0 and again.free_units("o1") == 3
+    migrate_to(engine, MIGRATIONS, "0002", down=True)
+    columns = {t: {c["name"] for c in sa.inspect(engine).get_columns(t)} for t in ("matching_household", "matching_offering")}
+    assert "deliveries" not in columns["matching_household"] and "delivered_unread" not in columns["matching_offering"]
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT household_id, size FROM matching_household")).all() == [("h1", 1)]
+    engine.dispose()
+

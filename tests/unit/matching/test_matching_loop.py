@@ -233,8 +233,9 @@ def test_capacity_lowered_below_promises_cancels_the_newest_unanswered() -> None
         feed(pool, household_state(f"h{i}"), need_recorded(f"CA:n{i}", f"h{i}"))
     feed(pool, offering_published("o1", units=3))
     assert len(run_round(pool)) == 3
-    feed(pool, offering_changed("o1", units=3, remaining=1, at=NOW + timedelta(minutes=1)))
-    assert len([e for e in outgoing(pool) if isinstance(e, MatchCancelled)]) == 2
+    feed(pool, offering_changed("o1", units=1, at=NOW + timedelta(minutes=1)))  # as the organisation lowers it: none delivered
+    cancelled = [e for e in outgoing(pool) if isinstance(e, MatchCancelled)]
+    assert [e.data.reason for e in cancelled] == ["capacity_reduced"] * 2
     assert pool.free_units("o1") == 0
 
 
