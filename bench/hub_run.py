@@ -80,7 +80,7 @@ class ServiceProcess:
 
 @dataclass
 class HubProcesses:
-    """Intake and the ledger (and any other service named) on one broker namespace, each with
+    """Intake, the ledger, matching and the charity service (those named) on one broker namespace, each with
     its own database: SQLite files in `work` unless URLs are given."""
 
     hub: HubSettings
@@ -115,12 +115,13 @@ class HubProcesses:
         return self.services[name]
 
     def simulation_settings(self, rate: float = 0.0, settle: float = 60.0, quiet: bool = True) -> Settings:
-        intake = self.services.get("intake")
-        ledger = self.services.get("ledger")
+        def url(name: str) -> str:
+            service = self.services.get(name)
+            return service.url if service else "http://127.0.0.1:1"
+
         return Settings(
-            hub=self.hub, intake_url=intake.url if intake else "http://127.0.0.1:1",
-            ledger_url=ledger.url if ledger else "http://127.0.0.1:1", charity_url="http://127.0.0.1:1",
-            rate=rate, settle=settle, quiet=quiet,
+            hub=self.hub, intake_url=url("intake"), ledger_url=url("ledger"), charity_url=url("charity"),
+            matching_url=url("matching"), rate=rate, settle=settle, quiet=quiet,
         )
 
     def logs(self) -> list[Path]:
