@@ -110,7 +110,18 @@ class Organisations:
                 for match in matches:
                     found += 1
                     await self.settle(match, key)
+        await self.look_up_missing()
         return found
+
+    async def look_up_missing(self) -> None:
+        """Proposals published but not met among the open ones (closed before an inbox was read):
+        asked for one by one; a 404 means the charity service has not taken it in yet."""
+        for match_id in sorted(set(self.log.proposed) - set(self.tally.states)):
+            organisation, _ = self.offered[self.log.proposed[match_id]]
+            key = self.keys[organisation.credit_code]
+            response = await self.call("GET", f"{self.endpoints.charity}/inbox/{match_id}", key, ok=(200, 404))
+            if response.status_code == 200:
+                await self.settle(response.json(), key)
 
     async def settle(self, match: dict[str, Any], key: str) -> None:
         match_id = match["match_id"]
