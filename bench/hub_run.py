@@ -87,6 +87,7 @@ class HubProcesses:
     work: Path
     databases: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    env: dict[str, dict[str, str]] = field(default_factory=dict)  # more settings, by service
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start(self, *names: str) -> HubProcesses:
@@ -105,7 +106,7 @@ class HubProcesses:
             **os.environ, "PYTHONPATH": str(ROOT), "HUB_KAFKA_BOOTSTRAP": self.hub.kafka_bootstrap,
             "HUB_KAFKA_IDEMPOTENCE": str(self.hub.kafka_idempotence).lower(), "HUB_TOPIC_NAMESPACE": self.hub.topic_namespace,
             "HUB_DATA_DIR": str(self.work), "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": self.log_level,
-            f"HUB_{name.upper()}_HTTP_PORT": str(port), f"HUB_{name.upper()}_DATABASE_URL": url,
+            f"HUB_{name.upper()}_HTTP_PORT": str(port), f"HUB_{name.upper()}_DATABASE_URL": url, **self.env.get(name, {}),
         }
         service = ServiceProcess(name, env, self.work / f"{name}.log", port)
         self.services[name] = service

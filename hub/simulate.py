@@ -401,6 +401,7 @@ class Simulation:
         self.canonical_so_far = 0
         self.charity: CharityTally | None = None
         self.match_log = MatchLog()
+        self.ready = asyncio.Event()  # the organisations are registered (at once without a charity plan)
 
     async def play(self, year: Year, tag: str, burst: bool = False, charity: CharityPlan | None = None) -> list[Phase]:
         """The year (and the burst); with a charity plan, its organisations register first and
@@ -417,6 +418,7 @@ class Simulation:
                 await organisations.register_all()
                 answering = asyncio.create_task(organisations.answer_until(
                     done, quiet=3.0, matching_idle=lambda: matching_idle(self.settings.matching_url, self.settings.staff_key)))
+            self.ready.set()
             phases = [await self._phase("year", year.events, Account.of(year.events, year.overlaps, tag), watcher)]
             if burst:
                 phases.append(await self._phase("1 April burst", year.burst, Account.of(year.burst, [], tag), watcher))
