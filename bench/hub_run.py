@@ -90,13 +90,17 @@ class HubProcesses:
     env: dict[str, dict[str, str]] = field(default_factory=dict)  # more settings, by service
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def start(self, *names: str) -> HubProcesses:
+    def start(self, *names: str, wait: bool = True) -> HubProcesses:
         self.work.mkdir(parents=True, exist_ok=True)
         for name in names:
             self.add(name).start(wait=False)
-        for name in names:
-            self.services[name].wait_healthy()
+        if wait:
+            self.wait_healthy()
         return self
+
+    def wait_healthy(self) -> None:
+        for service in self.services.values():
+            service.wait_healthy()
 
     def add(self, name: str) -> ServiceProcess:
         port = free_port()

@@ -149,8 +149,9 @@ def _plain(value: Any) -> Any:
 
 CHARITY_TABLES = ("charity_organisation", "charity_api_key", "charity_offering", "charity_match")
 MATCHING_TABLES = ("matching_household", "matching_need", "matching_offering", "matching_proposal")
-# Made at random where they are made (keys, digests) or by a timer (the overdue warning).
-RANDOM_COLUMNS = {"charity_api_key": {"key_id", "sha256"}, "matching_need": {"overdue_sent"}}
+# Made at random (a key and its digest), by a timer (the overdue warning), or by which of two topics
+# matching read first (whether the ledger's household state listed a need open before it was met).
+RANDOM_COLUMNS = {"charity_api_key": {"key_id", "sha256"}, "matching_need": {"overdue_sent", "seen_open_in_state"}}
 # Ids made at random by the services: organisations, offerings, matches, households (named after a
 # race, see above), and any other uuid (an event or correlation id a service made up).
 RANDOM_ID = re.compile(r"(?<![-0-9a-f])(hh-[0-9a-f]{24}|org-[0-9a-f]{12}|off-[0-9a-f]{16}|[0-9a-f]{32})(?![0-9a-f])")
