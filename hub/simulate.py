@@ -594,7 +594,7 @@ def plan_for(year: Year, seed: int, share: float, today: date) -> CharityPlan:
 def charity_stage(simulation: Simulation, skipped: str | None) -> CharityStage:
     tally = simulation.charity
     if skipped is not None or tally is None:
-        return CharityStage(False, skipped or "charity stage not asked for (--no-charity)")
+        return CharityStage(False, skipped or "charity stage not run (--no-charity, or no organisations planned)")
     figures = tally.figures()
     return CharityStage(True, f"{figures['organisations']} organisations, {figures['offerings']} offerings", figures,
                         tally.problems(simulation.match_log))
