@@ -80,22 +80,27 @@ class ServiceProcess:
 
 @dataclass
 class HubProcesses:
-    """Intake and the ledger (and any other service named) on one broker namespace, each with
+    """Intake, the ledger, matching and the charity service (those named) on one broker namespace, each with
     its own database: SQLite files in `work` unless URLs are given."""
 
     hub: HubSettings
     work: Path
     databases: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    env: dict[str, dict[str, str]] = field(default_factory=dict)  # more settings, by service
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def start(self, *names: str) -> HubProcesses:
+    def start(self, *names: str, wait: bool = True) -> HubProcesses:
         self.work.mkdir(parents=True, exist_ok=True)
         for name in names:
             self.add(name).start(wait=False)
-        for name in names:
-            self.services[name].wait_healthy()
+        if wait:
+            self.wait_healthy()
         return self
+
+    def wait_healthy(self) -> None:
+        for service in self.services.values():
+            service.wait_healthy()
 
     def add(self, name: str) -> ServiceProcess:
         port = free_port()
@@ -105,7 +110,7 @@ class HubProcesses:
             **os.environ, "PYTHONPATH": str(ROOT), "HUB_KAFKA_BOOTSTRAP": self.hub.kafka_bootstrap,
             "HUB_KAFKA_IDEMPOTENCE": str(self.hub.kafka_idempotence).lower(), "HUB_TOPIC_NAMESPACE": self.hub.topic_namespace,
             "HUB_DATA_DIR": str(self.work), "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": self.log_level,
-            f"HUB_{name.upper()}_HTTP_PORT": str(port), f"HUB_{name.upper()}_DATABASE_URL": url,
+            f"HUB_{name.upper()}_HTTP_PORT": str(port), f"HUB_{name.upper()}_DATABASE_URL": url, **self.env.get(name, {}),
         }
         service = ServiceProcess(name, env, self.work / f"{name}.log", port)
         self.services[name] = service
@@ -115,12 +120,13 @@ class HubProcesses:
         return self.services[name]
 
     def simulation_settings(self, rate: float = 0.0, settle: float = 60.0, quiet: bool = True) -> Settings:
-        intake = self.services.get("intake")
-        ledger = self.services.get("ledger")
+        def url(name: str) -> str:
+            service = self.services.get(name)
+            return service.url if service else "http://127.0.0.1:1"
+
         return Settings(
-            hub=self.hub, intake_url=intake.url if intake else "http://127.0.0.1:1",
-            ledger_url=ledger.url if ledger else "http://127.0.0.1:1", charity_url="http://127.0.0.1:1",
-            rate=rate, settle=settle, quiet=quiet,
+            hub=self.hub, intake_url=url("intake"), ledger_url=url("ledger"), charity_url=url("charity"),
+            matching_url=url("matching"), rate=rate, settle=settle, quiet=quiet,
         )
 
     def logs(self) -> list[Path]:

@@ -10,8 +10,11 @@ reason), identity reviews (held events) and duplicate-service alerts. An event i
 when it came out canonical, rejected for the reason it was made with, or held; a seeded overlap
 when an alert names both of its grants. Anything else makes the exit code 1.
 
-The charity stage (organisations, offerings, proposals, deliveries) is separate and optional: it
-runs only when the charity service answers, and is skipped with a note otherwise.
+The charity stage (`hub.simulate_charity`: organisations, offerings, answers; driven over HTTP by
+`hub.simulate_organisations`) registers the organisations and publishes their offerings before the
+year is played, answers the proposals matching makes while it is played and after, and asks the
+ledger for every delivery. It runs when the charity service answers, and is skipped with a note
+otherwise (or with --no-charity).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import asyncio
 import os
 import time
 from collections import Counter
+from datetime import date
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from contracts.topics import ALERTS, CANONICAL, IDENTITY_REVIEWS, MATCHES, REJECTIONS, department_topic
+from hub.simulate_charity import MET_SHARE, CharityPlan, CharityTally, MatchLog, needs_by_category, plan_charities
+from hub.simulate_organisations import Endpoints, Organisations, StageError, matching_idle
 from hub.simulate_year import ACCEPTED, ASSISTED_HOUSEHOLDS, Overlap, Planned, Year, plan_year
 from kit.broker import client_options, ensure_topics, make_producer
 from kit.settings import DEFAULT_PORTS, HubSettings
@@ -324,6 +330,7 @@ class Watcher:
                                           max_partition_fetch_bytes=4 << 20)
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self.match_log = MatchLog()  # kept across phases: the charity stage spans them
 
     async def start(self) -> None:
         await ensure_topics(self.hub, WATCHED)
@@ -342,7 +349,17 @@ class Watcher:
             for records in batches.values():
                 for record in records:
                     self.out.take(record.topic, record.value, dict(record.headers or ()), self.names)
+                    if self.names.get(record.topic) == MATCHES.name and self.match_log.offerings:
+                        self._log_match(record.value)
             await asyncio.sleep(0)
+
+    def _log_match(self, value: bytes) -> None:
+        try:
+            event = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return
+        if isinstance(event, dict):
+            self.match_log.take(event)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -357,6 +374,8 @@ class Settings:
     intake_url: str
     ledger_url: str
     charity_url: str
+    matching_url: str = "http://127.0.0.1:1"
+    staff_key: str = "dev-staff-key"
     rate: float = 0.0
     settle: float = 60.0  # seconds without news from the hub before giving up on the rest
     keys: dict[str, str] = field(default_factory=dict)
@@ -380,17 +399,47 @@ class Simulation:
         self.held_http: set[str] = set()
         self.baseline = ledger_handled(settings.ledger_url) if settings.wait_for_ledger else None
         self.canonical_so_far = 0
+        self.charity: CharityTally | None = None
+        self.match_log = MatchLog()
+        self.ready = asyncio.Event()  # the organisations are registered (at once without a charity plan)
 
-    async def play(self, year: Year, tag: str, burst: bool = False) -> list[Phase]:
+    async def play(self, year: Year, tag: str, burst: bool = False, charity: CharityPlan | None = None) -> list[Phase]:
+        """The year (and the burst); with a charity plan, its organisations register first and
+        answer what matching proposes while the year is played and after."""
         watcher = Watcher(self.settings.hub)
+        self.match_log = watcher.match_log
         await watcher.start()
+        organisations = answering = None
+        done = asyncio.Event()
         try:
+            if charity is not None:
+                self.charity = CharityTally()
+                organisations = Organisations(charity, self._endpoints(), watcher.match_log, self.charity)
+                await organisations.register_all()
+                answering = asyncio.create_task(organisations.answer_until(
+                    done, quiet=3.0, matching_idle=lambda: matching_idle(self.settings.matching_url, self.settings.staff_key)))
+            self.ready.set()
             phases = [await self._phase("year", year.events, Account.of(year.events, year.overlaps, tag), watcher)]
             if burst:
                 phases.append(await self._phase("1 April burst", year.burst, Account.of(year.burst, [], tag), watcher))
+            if organisations is not None and answering is not None:
+                done.set()
+                await answering
+                await organisations.check_ledger()
+                await organisations.read_unmet()
+        except StageError as error:
+            raise SimulationError(f"charity stage: {error}") from None
         finally:
+            if answering is not None and not answering.done():
+                answering.cancel()
+            if organisations is not None:
+                await organisations.close()
             await watcher.stop()
         return phases
+
+    def _endpoints(self) -> Endpoints:
+        s = self.settings
+        return Endpoints(s.charity_url, s.matching_url, s.ledger_url, s.staff_key, patience=max(s.settle, 30.0))
 
     async def _phase(self, name: str, events: Sequence[Planned], account: Account, watcher: Watcher) -> Phase:
         watcher.out = HubOutput()  # each phase is judged on what came out while it ran
@@ -506,30 +555,49 @@ class _Progress:
             self._progress.stop()
 
 
-# --- the optional charity stage ------------------------------------------------------------------
+# --- the charity stage ---------------------------------------------------------------------------
 
 
 @dataclass
 class CharityStage:
-    """Charities registering offerings and answering proposals, and deliveries recorded: for when
-    the charity and matching services exist. Until then it says why it was skipped."""
+    """What the charity stage did, or why it did not run."""
 
     ran: bool
     note: str
-    figures: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
 
 
-def charity_stage(settings: Settings) -> CharityStage:
+def charity_unavailable(settings: Settings) -> str | None:
+    """Why the charity stage cannot run against these services, or None if it can."""
     try:
         health = httpx.get(f"{settings.charity_url}/health", timeout=2)
     except httpx.HTTPError:
-        return CharityStage(False, f"charity service not answering at {settings.charity_url}: charity stage skipped")
+        return f"charity service not answering at {settings.charity_url}: charity stage skipped"
     if health.status_code != 200:
-        return CharityStage(False, f"charity service at {settings.charity_url} answered {health.status_code}: charity stage skipped")
-    paths = _openapi_paths(settings.charity_url)
-    if not any(p.startswith("/offerings") for p in paths):
-        return CharityStage(False, "charity service answers but has no offerings API yet: charity stage skipped")
-    return CharityStage(False, "charity service has an offerings API; driving it is still to be written (hub/simulate.py: charity_stage)")
+        return f"charity service at {settings.charity_url} answered {health.status_code}: charity stage skipped"
+    if not any(p.startswith("/offerings") for p in _openapi_paths(settings.charity_url)):
+        return "charity service answers but has no offerings API: charity stage skipped"
+    try:
+        httpx.get(f"{settings.matching_url}/health", timeout=2)
+    except httpx.HTTPError:
+        return f"matching not answering at {settings.matching_url}: charity stage skipped"
+    return None
+
+
+def plan_for(year: Year, seed: int, share: float, today: date) -> CharityPlan:
+    """The organisations for this year: sized to its needs (the ones intake accepts)."""
+    needs = [e.value for e in year.events if e.event_type == "need.assessed" and e.expected == ACCEPTED and not e.resend]
+    return plan_charities(needs_by_category(needs), year.figures["households"], seed, today, coverage=share)
+
+
+def charity_stage(simulation: Simulation, skipped: str | None) -> CharityStage:
+    tally = simulation.charity
+    if skipped is not None or tally is None:
+        return CharityStage(False, skipped or "charity stage not run (--no-charity, or no organisations planned)")
+    figures = tally.figures()
+    return CharityStage(True, f"{figures['organisations']} organisations, {figures['offerings']} offerings", figures,
+                        tally.problems(simulation.match_log))
 
 
 def _openapi_paths(url: str) -> list[str]:
@@ -589,8 +657,28 @@ def summary(
     if answers:
         out.print("intake's HTTP answers: " + ", ".join(f"{k} {v:,}" for k, v in sorted(answers.items())))
     out.print(f"[bold]charity stage:[/bold] {charity.note}")
+    if charity.ran:
+        ok = _charity_table(charity, out) and ok
     out.print("[green]everything accounted for[/green]" if ok else "[red]not everything is accounted for[/red]")
     return ok
+
+
+def _charity_table(charity: CharityStage, out: Console) -> bool:
+    f = charity.figures
+    table = Table(title="The charity side: organisations' answers and what came of them", show_header=False)
+    table.add_row("organisations registered and approved", f"{f['organisations']:,}, with {f['offerings']:,} offerings")
+    table.add_row("proposals in their inboxes", f"{f['proposals']:,}")
+    table.add_row("delivered", f"{f['delivered']:,} ({f['value_delivered_fen'] / 100:,.0f} CNY); in the ledger as charity benefits: {f['deliveries_in_ledger']:,}")
+    table.add_row("declined, by reason", ", ".join(f"{k} {v}" for k, v in f["declined"].items()) or "none")
+    table.add_row("delivery failed", f"{f['failed']:,}")
+    table.add_row("cancelled or expired", f"{f['cancelled_or_expired']:,}")
+    table.add_row("unanswered", f"{f['unanswered']:,}")
+    unmet = "not read" if f["unmet_needs"] is None else f"{f['unmet_needs']:,}"
+    table.add_row("unmet needs (matching, whole pool)", unmet + (": " + ", ".join(f"{k} {v}" for k, v in f["unmet_by_reason"].items()) if f["unmet_by_reason"] else ""))
+    for problem in charity.problems:
+        table.add_row("[red]problem[/red]", problem)
+    out.print(table)
+    return not charity.problems
 
 
 def ledger_counts(url: str) -> Counter[str] | None:
@@ -627,6 +715,10 @@ def simulate(
     intake_url: Annotated[str | None, typer.Option(help="[default: http://HUB_HTTP_HOST:HUB_INTAKE_HTTP_PORT]")] = None,
     ledger_url: Annotated[str | None, typer.Option(help="[default: http://HUB_HTTP_HOST:HUB_LEDGER_HTTP_PORT]")] = None,
     charity_url: Annotated[str | None, typer.Option(help="[default: http://HUB_HTTP_HOST:HUB_CHARITY_HTTP_PORT]")] = None,
+    matching_url: Annotated[str | None, typer.Option(help="[default: http://HUB_HTTP_HOST:HUB_MATCHING_HTTP_PORT]")] = None,
+    charity: Annotated[bool, typer.Option(help="Organisations register, publish offerings and answer proposals (skipped if the charity service does not answer)")] = True,
+    charity_share: Annotated[float, typer.Option(min=0.01, max=10, help="Units offered per need of the year, by category (Chengdu: 2,358 plans per 3,996 assessments)")] = round(MET_SHARE, 3),
+    staff_key: Annotated[str, typer.Option(help="Staff key: approves the organisations, reads the ledger and matching's reports")] = "dev-staff-key",
     bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap servers [default: HUB_KAFKA_BOOTSTRAP or 127.0.0.1:9092]")] = None,
     api_key: Annotated[list[str] | None, typer.Option(help="DEPT=KEY for a department posting over HTTP [default: the dev keys]")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the figures as JSON to this file")] = None,
@@ -636,7 +728,8 @@ def simulate(
     hub = HubSettings(**({"kafka_bootstrap": bootstrap} if bootstrap else {}))
     settings = Settings(
         hub=hub, intake_url=intake_url or _url(hub, "intake"), ledger_url=ledger_url or _url(hub, "ledger"),
-        charity_url=charity_url or _url(hub, "charity"), rate=rate, settle=settle,
+        charity_url=charity_url or _url(hub, "charity"), matching_url=matching_url or _url(hub, "matching"), staff_key=staff_key,
+        rate=rate, settle=settle,
         keys=dict(item.split("=", 1) for item in api_key or []), quiet=quiet,
     )
     out = Console()
@@ -644,21 +737,28 @@ def simulate(
     year = plan_year(households, seed, overlap_share=overlap_share, invalid_share=invalid_share, withdrawals=withdrawals)
     out.print(f"planned {len(year.events):,} events for {households:,} households (seed {seed}) in {time.monotonic() - made:.1f} s; "
               f"broker {hub.kafka_bootstrap}, intake {settings.intake_url}")
-    ok, figures = run(settings, year, f"s{seed}", burst, out)
+    skipped = charity_unavailable(settings) if charity else "charity stage not asked for (--no-charity)"
+    plan = plan_for(year, seed, charity_share, date.today()) if skipped is None else None
+    if plan is not None:
+        out.print(f"charity stage: {len(plan.organisations)} organisations, {plan.figures['offerings']} offerings "
+                  f"(units for {charity_share:.0%} of the year's needs), charity {settings.charity_url}, matching {settings.matching_url}")
+    ok, figures = run(settings, year, f"s{seed}", burst, out, plan, skipped)
     if report is not None:
         report.write_text(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
     raise typer.Exit(0 if ok else 1)
 
 
-def run(settings: Settings, year: Year, tag: str, burst: bool, out: Console) -> tuple[bool, dict[str, Any]]:
-    """Play the year (and the burst), print the summary; (all accounted for, figures)."""
+def run(
+    settings: Settings, year: Year, tag: str, burst: bool, out: Console, plan: CharityPlan | None = None, skipped: str | None = None,
+) -> tuple[bool, dict[str, Any]]:
+    """Play the year (and the burst, and the charity stage), print the summary; (all accounted for, figures)."""
     simulation = Simulation(settings)
     try:
-        phases = asyncio.run(simulation.play(year, tag, burst))
+        phases = asyncio.run(simulation.play(year, tag, burst, plan))
     except SimulationError as error:
         out.print(f"[red]hub simulate:[/red] {error}")
         return False, {"error": str(error)}
-    charity = charity_stage(settings)
+    charity = charity_stage(simulation, skipped)
     ok = summary(year, phases, simulation.answers, charity, out, settings.ledger_url)
     return ok, figures_of(year, phases, charity, ok)
 
@@ -675,7 +775,7 @@ def figures_of(year: Year, phases: Sequence[Phase], charity: CharityStage, ok: b
             "alerts": {rule: {"seeded": s, "alerted": a} for rule, (s, a) in p.verdict.alerts_by_rule.items()},
             "problems": p.verdict.problems,
         } for p in phases],
-        "charity": {"ran": charity.ran, "note": charity.note, **charity.figures},
+        "charity": {"ran": charity.ran, "note": charity.note, **charity.figures, "problems": charity.problems},
     }
 
 
