@@ -157,7 +157,7 @@ def list_organisations(charity: Charity, status: str | None, limit: int, offset:
 
 def change_organisation(charity: Charity, caller: Caller, organisation_id: str, changes: dict[str, object]) -> Organisation:
     with charity.unit_of_work() as unit:
-        organisation = _own_organisation(CharityRepository(unit.session), caller, organisation_id)
+        organisation = _own_organisation(CharityRepository(unit.session), caller, organisation_id, for_change=True)
         for name, value in changes.items():
             setattr(organisation, name, value)
         unit.session.add(organisation)
@@ -171,7 +171,7 @@ def decide_registration(charity: Charity, staff: Caller, organisation_id: str, a
     """`acting_user`: the person acting through the staff key (the web front names them), recorded
     in `decided_by` with the key's id: the organisation's record is this decision's audit trail."""
     with charity.unit_of_work() as unit:
-        organisation = CharityRepository(unit.session).organisation(organisation_id)
+        organisation = CharityRepository(unit.session).one_for_change(Organisation, organisation_id)
         if organisation is None:
             raise NotFound(f"no organisation {organisation_id}")
         if organisation.status != "pending":
@@ -185,9 +185,10 @@ def decide_registration(charity: Charity, staff: Caller, organisation_id: str, a
     return organisation
 
 
-def _own_organisation(repository: CharityRepository, caller: Caller, organisation_id: str) -> Organisation:
-    """The organisation if the caller is it or staff; another organisation's record is 'not found'."""
-    organisation = repository.organisation(organisation_id)
+def _own_organisation(repository: CharityRepository, caller: Caller, organisation_id: str, for_change: bool = False) -> Organisation:
+    """The organisation if the caller is it or staff; another organisation's record is 'not found'.
+    `for_change`: held until the commit (`CharityRepository.for_change`)."""
+    organisation = repository.one_for_change(Organisation, organisation_id) if for_change else repository.organisation(organisation_id)
     if organisation is None or not (caller.is_staff or caller.organisation_id == organisation_id):
         raise NotFound(f"no organisation {organisation_id} among those you may see")
     return organisation
@@ -310,15 +311,16 @@ def create_offering(charity: Charity, caller: Caller, given: OfferingInput) -> O
     return offering
 
 
-def _own_offering(repository: CharityRepository, caller: Caller, offering_id: str) -> Offering:
-    offering = repository.offering(offering_id)
+def _own_offering(repository: CharityRepository, caller: Caller, offering_id: str, for_change: bool = False) -> Offering:
+    offering = repository.one_for_change(Offering, offering_id) if for_change else repository.offering(offering_id)
     if offering is None or not (caller.is_staff or offering.organisation_id == caller.organisation_id):
         raise NotFound(f"no offering {offering_id} among those you may see")
     return offering
 
 
 def _changeable(repository: CharityRepository, caller: Caller, offering_id: str) -> Offering:
-    offering = _own_offering(repository, caller, offering_id)
+    """The caller's offering, open or stale, held until the commit: what it checks stays true."""
+    offering = _own_offering(repository, caller, offering_id, for_change=True)
     if caller.organisation_id != offering.organisation_id:
         raise Refused("only the organisation that published an offering may change it")
     if offering.status in ("closed", "withdrawn"):
@@ -434,12 +436,12 @@ def sweep(charity: Charity, now: datetime | None = None) -> Sweep:
     closed = stale = expired = 0
     with charity.unit_of_work() as unit:
         repository = CharityRepository(unit.session)
-        for offering in repository.live_offerings():
+        for offering in repository.live_offerings_for_change():
             before = offering.status
             _settle_and_emit(unit, offering, now, changed=False)
             closed += offering.status == "closed" and before != "closed"
             stale += offering.status == "stale" and before != "stale"
-        for entry in repository.overdue_proposals(now):
+        for entry in repository.overdue_proposals_for_change(now):
             entry.state, entry.reason_code, entry.updated_at = MatchState.EXPIRED, "deadline_passed", now
             unit.session.add(entry)
             expired += 1
@@ -490,6 +492,11 @@ def answer(
         entry = _own_match(repository, caller, match_id)
         if caller.organisation_id != entry.organisation_id:
             raise Refused("only the organisation the match was proposed to may answer it")
+        # Held until the commit, the offering first (as everywhere): two answers at once on one
+        # offering run one after the other, each from what the other left.
+        offering = repository.one_for_change(Offering, entry.offering_id)
+        entry = repository.one_for_change(MatchEntry, match_id)  # type: ignore[assignment]
+        assert offering is not None and entry is not None  # inbox entries exist only for known offerings, and stay
         state = MatchState(entry.state)
         try:
             after = next_state(state, action, now, entry.expires_at)
@@ -499,8 +506,6 @@ def answer(
                 unit.session.add(entry)
                 unit.commit()
             raise Conflict(str(impossible)) from None
-        offering = repository.offering(entry.offering_id)
-        assert offering is not None  # inbox entries exist only for known offerings
         events = _events_for(repository, entry, offering, state, action, reason_code, reason, delivery, now)
         entry.state, entry.updated_at = after, now
         unit.session.add(entry)
