@@ -2,13 +2,17 @@
 with its own key, creating offerings, listing their offerings and reading their inboxes, against
 the running service (`python -m services.charity`) on SQLite or PostgreSQL.
 
-Each client sends one request after another, paced so that all of them together aim at `--rate`
-requests per second (0 = as fast as they can). Inboxes hold proposals filed beforehand through
-the real broker. Printed: requests per second reached, p50 and p99 latency per operation, errors.
-The load generator runs on the same two cores as the service: its own CPU is part of the picture.
+The clients run in processes of their own and speak raw HTTP (`bench.http_load`), paced so that
+all of them together aim at `--rate` requests per second (0 = as fast as they can). Inboxes hold
+proposals filed beforehand through the real broker. Beside the figures, the ceiling measured in
+the same run: the same clients asking the same service for /health as fast as they can (no key,
+no database), i.e. what this machine's HTTP stack gives with the load generator on it too.
+Printed: requests per second reached, p50 and p99 latency per operation, errors, and the
+service's and the load generator's CPU per request.
 
     python -m bench.charity_load --clients 100 --duration 60 --rate 500
     python -m bench.charity_load --database-url postgresql+psycopg://postgres@127.0.0.1/charity_load
+    HUB_CHARITY_WORKERS=2 python -m bench.charity_load ...     # the service with two worker processes
 """
 
 from __future__ import annotations
@@ -20,15 +24,15 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
-import httpx
-
 from bench.charity_tools import metric, offering_body, proposals, seed_organisations, start_charity
+from bench.http_load import Load, Request, health, measure, percentile
 from bench.intake_throughput import cpu_time
 from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds
+from bench.results import emit, emit_ceiling
 from contracts.topics import MATCHES
 from kit.settings import HubSettings
 from kit.tansu import EmbeddedBroker
@@ -36,50 +40,45 @@ from kit.tansu import EmbeddedBroker
 OPERATIONS = ("create offering", "list offerings", "read inbox")
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+def organisation_turn(keys: tuple[str, ...], client: int, turn: int) -> Request:
+    """Client n is organisation n: in turn it publishes, lists its offerings, reads its inbox."""
+    key = keys[client]
+    operation = OPERATIONS[turn % 3]
+    if operation == "create offering":
+        return Request(operation, "POST", "/offerings", key, offering_body(turn))
+    if operation == "list offerings":
+        return Request(operation, "GET", "/offerings?limit=20", key)
+    return Request(operation, "GET", "/inbox?limit=20", key)
 
 
-async def client_loop(
-    client: httpx.AsyncClient, key: str, n: int, interval: float, until: float,
-    latencies: dict[str, list[float]], errors: dict[str, int],
-) -> None:
-    headers = {"X-API-Key": key}
-    turn = n  # clients start on different operations
-    next_at = time.perf_counter() + (interval * n / 100 if interval else 0)
-    while True:
-        if interval:
-            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-            next_at += interval
-        started = time.perf_counter()
-        if started >= until:
-            return
-        operation = OPERATIONS[turn % 3]
-        turn += 1
-        try:
-            if operation == "create offering":
-                answer = await client.post("/offerings", json=offering_body(turn), headers=headers)
-            elif operation == "list offerings":
-                answer = await client.get("/offerings", params={"limit": 20}, headers=headers)
-            else:
-                answer = await client.get("/inbox", params={"limit": 20}, headers=headers)
-            failure = str(answer.status_code) if answer.status_code >= 400 else None
-        except httpx.HTTPError as error:
-            failure = type(error).__name__
-        latencies[operation].append(time.perf_counter() - started)
-        if failure is not None:
-            errors[operation] += 1
-            errors[failure] += 1
+def measured(pid: int, url: str, plan, clients: int, duration: float, rate: float, processes: int) -> tuple[Load, float]:  # type: ignore[no-untyped-def]
+    """The clients' load and the service's CPU seconds meanwhile."""
+    cpu = cpu_time(pid)
+    load = measure(url, plan, clients, duration, rate, processes)
+    return load, cpu_time(pid) - cpu
 
 
-async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int) -> None:
+def report(title: str, load: Load, service_cpu: float) -> None:
+    requests = max(load.requests, 1)
+    failed = sum(load.errors.values())
+    print(f"{title}: {load.rate:,.0f} requests/s ({load.requests:,} requests, {failed} errors); "
+          f"service CPU {service_cpu / requests * 1e3:.2f} ms per request, load generator {load.cpu / requests * 1e3:.2f} ms per request")
+    for operation, values in sorted(load.latencies.items()):
+        print(f"  {operation:<16} {len(values):>7,} requests  p50 {percentile(values, 0.5) * 1e3:7.1f} ms  "
+              f"p99 {percentile(values, 0.99) * 1e3:7.1f} ms  mean {statistics.fmean(values) * 1e3 if values else 0:7.1f} ms  "
+              f"errors {load.errors.get(operation, 0)}")
+    if load.kinds:
+        print(f"  errors by kind (HTTP status, or the client's exception): {dict(load.kinds)}")
+
+
+async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int, processes: int, ceiling_seconds: float) -> None:
     external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
     broker = None if external else EmbeddedBroker().start()
     bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
     hub = HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=bool(external), topic_namespace=f"cl{uuid.uuid4().hex[:6]}.")
     work = Path(tempfile.mkdtemp(prefix="charity-load-bench-"))
     url_db = database_url or f"sqlite:///{work / 'charity.db'}"
+    database = url_db.split(":")[0].split("+")[0]
     try:
         process, url = start_charity(hub, url_db, work)
         try:
@@ -89,34 +88,25 @@ async def main(clients: int, duration: float, rate: float, database_url: str | N
             deadline = time.monotonic() + 120
             while metric(url, "charity_match_events_total", "proposed") < len(filed) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
+            workers = os.environ.get("HUB_CHARITY_WORKERS", "1")
             print(f"{clients} organisations seeded over HTTP, {len(filed):,} proposals filed in their inboxes through the broker; "
-                  f"database {url_db.split(':')[0]}")
-            latencies: dict[str, list[float]] = defaultdict(list)
-            errors: dict[str, int] = defaultdict(int)
-            interval = clients / rate if rate else 0.0
-            before, cpu_before, client_before = reference_seconds(), cpu_time(process.pid), time.process_time()
-            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-            async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-                started = time.perf_counter()
-                until = started + duration
-                await asyncio.gather(*(client_loop(client, organisations[n][1], n, interval, until, latencies, errors) for n in range(clients)))
-                elapsed = time.perf_counter() - started
-            cpu = cpu_time(process.pid) - cpu_before
-            client_cpu = time.process_time() - client_before
-            total = sum(len(v) for v in latencies.values())
-            print(f"{clients} clients for {duration:.0f} s, aiming at {rate:.0f} requests/s" if rate else f"{clients} clients for {duration:.0f} s, unpaced")
-            failed = sum(errors[o] for o in OPERATIONS)
-            print(f"reached {total / elapsed:,.0f} requests/s ({total:,} requests, {failed} errors); service CPU {cpu:.1f} s "
-                  f"= {cpu / max(total, 1) * 1e3:.2f} ms per request; load generator CPU {client_cpu / max(total, 1) * 1e3:.2f} ms per request")
-            for operation in OPERATIONS:
-                values = latencies[operation]
-                print(f"  {operation:<16} {len(values):>7,} requests  p50 {percentile(values, 0.5) * 1e3:7.1f} ms  "
-                      f"p99 {percentile(values, 0.99) * 1e3:7.1f} ms  mean {statistics.fmean(values) * 1e3 if values else 0:7.1f} ms  "
-                      f"errors {errors[operation]}")
-            kinds = {k: v for k, v in errors.items() if k not in OPERATIONS}
-            if kinds:
-                print(f"errors by kind (HTTP status, or the client's exception): {kinds}")
+                  f"database {database}; service worker processes {workers}; key cache {os.environ.get('HUB_CHARITY_KEY_CACHE_SECONDS', 'default')} s")
+            before = reference_seconds()
+            pid = process.pid
+            ceiling, ceiling_cpu = measured(pid, url, health, clients, ceiling_seconds, 0, processes)
+            report(f"ceiling: GET /health, {clients} clients unpaced for {ceiling_seconds:.0f} s", ceiling, ceiling_cpu)
+            plan = partial(organisation_turn, tuple(key for _, key, _ in organisations))
+            load, cpu = measured(pid, url, plan, clients, duration, rate, processes)
+            pace = f"aiming at {rate:,.0f} requests/s" if rate else "unpaced"
+            report(f"{clients} clients for {duration:.0f} s, {pace}", load, cpu)
             print(describe(before, reference_seconds()))
+            emit_ceiling(f"charity_health_{database}", ceiling.rate, "requests/s", "GET /health on the same service, same clients, unpaced")
+            emit(f"charity HTTP ({database}): requests/s reached, {clients} clients {pace}", load.rate, "requests/s",
+                 f">= {rate:.0f}" if rate else "", f"charity_health_{database}")
+            worst = max(percentile(v, 0.99) for v in load.latencies.values()) * 1e3
+            emit(f"charity HTTP ({database}): p99, slowest operation", worst, "ms", "< 50")
+            emit(f"charity HTTP ({database}): errors", sum(load.errors.values()), "", "<= 0")
+            emit(f"charity HTTP ({database}): service CPU per request", cpu / max(load.requests, 1) * 1e3, "ms")
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -133,5 +123,8 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second all clients together aim at; 0 = unpaced")
     parser.add_argument("--per-inbox", type=int, default=20, help="proposals filed in each inbox beforehand")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--processes", type=int, default=0, help="load generator processes (default: one per core)")
+    parser.add_argument("--ceiling-seconds", type=float, default=10.0, help="seconds of /health load before (default 10)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.clients, arguments.duration, arguments.rate, arguments.database_url, arguments.per_inbox))
+    asyncio.run(main(arguments.clients, arguments.duration, arguments.rate, arguments.database_url, arguments.per_inbox,
+                     arguments.processes, arguments.ceiling_seconds))

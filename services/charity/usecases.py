@@ -34,6 +34,7 @@ from kit.auth import decided_by
 from kit.logs import get_logger
 from kit.outbox import UnitOfWork
 from services.charity import organisations as rules
+from services.charity.key_cache import KeyCache
 from services.charity.matches import (
     Action,
     DeclineReason,
@@ -103,6 +104,7 @@ class Charity:
     engine: Engine
     unit_of_work: Callable[[], UnitOfWork]
     published: Callable[[], None] = field(default=lambda: None)  # rows are in the outbox: wake the relay
+    keys: KeyCache[Caller] = field(default_factory=lambda: KeyCache(2.0))  # HUB_CHARITY_KEY_CACHE_SECONDS
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -181,6 +183,7 @@ def decide_registration(charity: Charity, staff: Caller, organisation_id: str, a
         organisation.decided_by, organisation.decided_at = decided_by(staff.id, acting_user), utc_now()
         unit.session.add(organisation)
         unit.commit()
+    charity.keys.forget_all()  # its keys now stand for an approved (or refused) organisation
     log.info("organisation decided", organisation_id=organisation_id, status=organisation.status, staff=staff.id, acting_user=acting_user)
     return organisation
 
@@ -233,15 +236,21 @@ def revoke_key(charity: Charity, caller: Caller, organisation_id: str, key_id: s
             key.revoked_at = utc_now()
             unit.session.add(key)
         unit.commit()
+    charity.keys.forget_all()
     log.info("api key revoked", organisation_id=organisation_id, key_id=key_id, by=caller.id)
     return key
 
 
 def organisation_of_key(charity: Charity, secret: str) -> Caller | None:
-    """The caller an organisation key stands for, or None; a revoked key stands for no one.
-    Looked up on every request, so that a revoked key stops working at once on every instance."""
+    """The caller an organisation key stands for, or None; a revoked key stands for no one (at
+    once in this process; within `charity.keys.seconds` in another: see `key_cache`)."""
+    digest = rules.key_digest(secret)
+    return charity.keys.get(digest, lambda: _key_holder(charity, digest))
+
+
+def _key_holder(charity: Charity, digest: str) -> Caller | None:
     with charity.engine.connect() as connection:
-        found = key_holder(connection, rules.key_digest(secret))
+        found = key_holder(connection, digest)
     if found is None:
         return None
     return Caller(id=f"{found.organisation_id}/{found.key_id}", role="organisation",
