@@ -12,7 +12,10 @@ service's and the load generator's CPU per request.
 
     python -m bench.charity_load --clients 100 --duration 60 --rate 500
     python -m bench.charity_load --database-url postgresql+psycopg://postgres@127.0.0.1/charity_load
-    HUB_CHARITY_WORKERS=2 python -m bench.charity_load ...     # the service with two worker processes
+    python -m bench.charity_load --instances 2     # two processes of the service on one database, clients spread over them
+
+With more than one instance the verified-key cache is off (HUB_CHARITY_KEY_CACHE_SECONDS=0, so
+that a revocation takes effect at once on both) unless the environment says otherwise.
 """
 
 from __future__ import annotations
@@ -51,11 +54,11 @@ def organisation_turn(keys: tuple[str, ...], client: int, turn: int) -> Request:
     return Request(operation, "GET", "/inbox?limit=20", key)
 
 
-def measured(pid: int, url: str, plan, clients: int, duration: float, rate: float, processes: int) -> tuple[Load, float]:  # type: ignore[no-untyped-def]
-    """The clients' load and the service's CPU seconds meanwhile."""
-    cpu = cpu_time(pid)
-    load = measure(url, plan, clients, duration, rate, processes)
-    return load, cpu_time(pid) - cpu
+def measured(pids: list[int], urls: list[str], plan, clients: int, duration: float, rate: float, processes: int) -> tuple[Load, float]:  # type: ignore[no-untyped-def]
+    """The clients' load and the service's CPU seconds meanwhile (all its instances)."""
+    cpu = sum(cpu_time(pid) for pid in pids)
+    load = measure(urls, plan, clients, duration, rate, processes)
+    return load, sum(cpu_time(pid) for pid in pids) - cpu
 
 
 def report(title: str, load: Load, service_cpu: float) -> None:
@@ -71,7 +74,8 @@ def report(title: str, load: Load, service_cpu: float) -> None:
         print(f"  errors by kind (HTTP status, or the client's exception): {dict(load.kinds)}")
 
 
-async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int, processes: int, ceiling_seconds: float) -> None:
+async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int, processes: int, ceiling_seconds: float,
+               instances: int) -> None:
     external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
     broker = None if external else EmbeddedBroker().start()
     bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
@@ -80,40 +84,45 @@ async def main(clients: int, duration: float, rate: float, database_url: str | N
     url_db = database_url or f"sqlite:///{work / 'charity.db'}"
     database = url_db.split(":")[0].split("+")[0]
     try:
-        process, url = start_charity(hub, url_db, work)
+        if instances > 1:
+            os.environ.setdefault("HUB_CHARITY_KEY_CACHE_SECONDS", "0")
+        started = [start_charity(hub, url_db, work, name=f"charity-{n}") for n in range(instances)]
+        pids, urls = [p.pid for p, _ in started], [u for _, u in started]
+        url = urls[0]
         try:
             organisations = await seed_organisations(url, clients)
             filed = proposals(organisations, clients * per_inbox, prefix="load")
             await publish(hub, MATCHES, filed)
             deadline = time.monotonic() + 120
-            while metric(url, "charity_match_events_total", "proposed") < len(filed) and time.monotonic() < deadline:
+            while sum(metric(u, "charity_match_events_total", "proposed") for u in urls) < len(filed) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-            workers = os.environ.get("HUB_CHARITY_WORKERS", "1")
             print(f"{clients} organisations seeded over HTTP, {len(filed):,} proposals filed in their inboxes through the broker; "
-                  f"database {database}; service worker processes {workers}; key cache {os.environ.get('HUB_CHARITY_KEY_CACHE_SECONDS', 'default')} s")
+                  f"database {database}; service instances {instances}; key cache {os.environ.get('HUB_CHARITY_KEY_CACHE_SECONDS', '2 (default)')} s")
             before = reference_seconds()
-            pid = process.pid
-            ceiling, ceiling_cpu = measured(pid, url, health, clients, ceiling_seconds, 0, processes)
+            ceiling, ceiling_cpu = measured(pids, urls, health, clients, ceiling_seconds, 0, processes)
             report(f"ceiling: GET /health, {clients} clients unpaced for {ceiling_seconds:.0f} s", ceiling, ceiling_cpu)
             plan = partial(organisation_turn, tuple(key for _, key, _ in organisations))
-            load, cpu = measured(pid, url, plan, clients, duration, rate, processes)
+            load, cpu = measured(pids, urls, plan, clients, duration, rate, processes)
             pace = f"aiming at {rate:,.0f} requests/s" if rate else "unpaced"
             report(f"{clients} clients for {duration:.0f} s, {pace}", load, cpu)
             print(describe(before, reference_seconds()))
+            label = f", {instances} instances" if instances > 1 else ""
             emit_ceiling(f"charity_health_{database}", ceiling.rate, "requests/s", "GET /health on the same service, same clients, unpaced")
-            emit(f"charity HTTP ({database}): requests/s reached, {clients} clients {pace}", load.rate, "requests/s",
+            emit(f"charity HTTP ({database}{label}): requests/s reached, {clients} clients {pace}", load.rate, "requests/s",
                  f">= {rate:.0f}" if rate else "", f"charity_health_{database}")
             worst = max(percentile(v, 0.99) for v in load.latencies.values()) * 1e3
-            emit(f"charity HTTP ({database}): p99, slowest operation", worst, "ms", "< 50")
-            emit(f"charity HTTP ({database}): errors", sum(load.errors.values()), "", "<= 0")
-            emit(f"charity HTTP ({database}): service CPU per request", cpu / max(load.requests, 1) * 1e3, "ms")
+            emit(f"charity HTTP ({database}{label}): p99, slowest operation", worst, "ms", "< 50")
+            emit(f"charity HTTP ({database}{label}): errors", sum(load.errors.values()), "", "<= 0")
+            emit(f"charity HTTP ({database}{label}): service CPU per request", cpu / max(load.requests, 1) * 1e3, "ms")
         finally:
-            process.terminate()
-            process.wait(timeout=60)
+            for process, _ in started:
+                process.terminate()
+            for process, _ in started:
+                process.wait(timeout=60)
     finally:
         if broker is not None:
             broker.stop()
-    print(f"log: {work}/charity.log")
+    print(f"logs: {work}/charity*.log")
 
 
 if __name__ == "__main__":
@@ -124,7 +133,8 @@ if __name__ == "__main__":
     parser.add_argument("--per-inbox", type=int, default=20, help="proposals filed in each inbox beforehand")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
     parser.add_argument("--processes", type=int, default=0, help="load generator processes (default: one per core)")
+    parser.add_argument("--instances", type=int, default=1, help="service processes on the one database (default 1)")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0, help="seconds of /health load before (default 10)")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.clients, arguments.duration, arguments.rate, arguments.database_url, arguments.per_inbox,
-                     arguments.processes, arguments.ceiling_seconds))
+                     arguments.processes, arguments.ceiling_seconds, arguments.instances))

@@ -8,7 +8,8 @@ byte of the answer. A client whose turn comes while its previous request is stil
 soon as it returns (closed loop: a slow service lowers the rate reached, which is printed).
 
 `measure(...)` takes a picklable `plan(client, turn) -> Request` so that every process builds
-its own requests.
+its own requests, and one or more base URLs: client n talks to `urls[n % len(urls)]` (several
+instances of a service behind no balancer: each client keeps to one, as behind a sticky one).
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def _client(url: str, plan: Plan, n: int, interval: float, start_at: float, until: float, load: Load) -> None:
-    address = urlsplit(url)
+async def _client(urls: list[str], plan: Plan, n: int, interval: float, start_at: float, until: float, load: Load) -> None:
+    address = urlsplit(urls[n % len(urls)])
     connection = Connection(address.hostname or "127.0.0.1", address.port or 80)
     turn = n  # clients start on different operations
     next_at = start_at + (interval * (n % 100) / 100 if interval else 0)
@@ -144,7 +145,7 @@ async def _client(url: str, plan: Plan, n: int, interval: float, start_at: float
         connection.close()
 
 
-def _process(url: str, plan: Plan, clients: list[int], interval: float, start_at: float, duration: float) -> Load:
+def _process(urls: list[str], plan: Plan, clients: list[int], interval: float, start_at: float, duration: float) -> Load:
     try:
         import uvloop
 
@@ -154,23 +155,25 @@ def _process(url: str, plan: Plan, clients: list[int], interval: float, start_at
     load = Load()
     cpu = time.process_time()
 
+    begin = max(start_at, time.time())  # a process that started late still runs its full duration
+
     async def run() -> None:
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        await asyncio.gather(*(_client(url, plan, n, interval, start_at, start_at + duration, load) for n in clients))
+        await asyncio.sleep(max(0.0, begin - time.time()))
+        await asyncio.gather(*(_client(urls, plan, n, interval, begin, begin + duration, load) for n in clients))
 
     asyncio.run(run())
-    load.seconds, load.cpu = time.time() - start_at, time.process_time() - cpu
+    load.seconds, load.cpu = time.time() - begin, time.process_time() - cpu
     return load
 
 
-def measure(url: str, plan: Plan, clients: int, duration: float, rate: float, processes: int = 0) -> Load:
+def measure(urls: list[str], plan: Plan, clients: int, duration: float, rate: float, processes: int = 0) -> Load:
     """`clients` clients over `processes` processes (0: one per core) for `duration` seconds."""
     processes = max(1, min(clients, processes or os.cpu_count() or 1))
     interval = clients / rate if rate else 0.0
-    start_at = time.time() + 1.0 + 0.2 * processes  # the processes start first, then all begin together
+    start_at = time.time() + 2.0 + 0.5 * processes  # the processes start first, then all begin together
     total = Load()
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        parts = [pool.submit(_process, url, plan, list(range(p, clients, processes)), interval, start_at, duration) for p in range(processes)]
+        parts = [pool.submit(_process, urls, plan, list(range(p, clients, processes)), interval, start_at, duration) for p in range(processes)]
         for part in parts:
             total.add(part.result())
     return total

@@ -8,7 +8,9 @@ turns them into 404, 403, 409 and 422. Nothing here logs caller-supplied text: o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -102,12 +104,31 @@ class Charity:
     """What the use cases work with: the database and a unit of work on it."""
 
     engine: Engine
-    unit_of_work: Callable[[], UnitOfWork]
+    unit_of_work: Callable[[], AbstractContextManager[UnitOfWork]]
     published: Callable[[], None] = field(default=lambda: None)  # rows are in the outbox: wake the relay
     keys: KeyCache[Caller] = field(default_factory=lambda: KeyCache(2.0))  # HUB_CHARITY_KEY_CACHE_SECONDS
 
+    def __post_init__(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self.unit_of_work = one_writer_at_a_time(self.unit_of_work)
+
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+
+def one_writer_at_a_time(make: Callable[[], AbstractContextManager[UnitOfWork]]) -> Callable[[], AbstractContextManager[UnitOfWork]]:
+    """SQLite lets one transaction write at a time, and the others wait in its busy handler,
+    which sleeps (up to 100 ms a turn) instead of queueing: with 100 clients publishing, a
+    publication's p99 was over a second. This process's request threads queue here instead;
+    other processes, and this one's consumer, still meet in the busy handler."""
+    turn = threading.RLock()  # re-entrant: a use case may open a unit of work inside another
+
+    @contextmanager
+    def queued() -> Iterator[UnitOfWork]:
+        with turn, make() as unit:
+            yield unit
+
+    return queued
 
 
 # --- organisations ---------------------------------------------------------------------------
