@@ -323,18 +323,19 @@ def create_offering(charity: Charity, caller: Caller, given: OfferingInput) -> O
     now = utc_now()
     if given.valid_until < now.date():
         raise FieldProblem("valid_until", f"valid_until ({given.valid_until}) has already passed")
+    offering = Offering(
+        offering_id=f"off-{new_id()[:16]}", organisation_id=caller.organisation_id, title=given.title,
+        description=given.description, category=given.category, programme=given.programme, kind=given.kind,
+        unit=given.unit, quantity_total=given.quantity_total, quantity_remaining=given.quantity_total,
+        value_fen_per_unit=given.value_fen_per_unit, eligibility=given.eligibility.model_dump(mode="json"),
+        districts=list(given.service_area.districts), subdistricts=list(given.service_area.subdistricts),
+        valid_from=given.valid_from, valid_until=given.valid_until, status="open", capacity_confirmed_at=now,
+        confirm_every_days=given.confirm_every_days, created_at=now, updated_at=now,
+    )
+    published = OfferingPublishedV2(source=SOURCE, data=offering_data(offering))  # made before the write turn: it is short
     with charity.unit_of_work() as unit:
-        offering = Offering(
-            offering_id=f"off-{new_id()[:16]}", organisation_id=caller.organisation_id, title=given.title,
-            description=given.description, category=given.category, programme=given.programme, kind=given.kind,
-            unit=given.unit, quantity_total=given.quantity_total, quantity_remaining=given.quantity_total,
-            value_fen_per_unit=given.value_fen_per_unit, eligibility=given.eligibility.model_dump(mode="json"),
-            districts=list(given.service_area.districts), subdistricts=list(given.service_area.subdistricts),
-            valid_from=given.valid_from, valid_until=given.valid_until, status="open", capacity_confirmed_at=now,
-            confirm_every_days=given.confirm_every_days, created_at=now, updated_at=now,
-        )
         unit.session.add(offering)
-        _emit_offering(unit, OfferingPublishedV2(source=SOURCE, data=offering_data(offering)), offering)
+        _emit_offering(unit, published, offering)
         unit.commit()
     charity.published()
     log.info("offering published", offering_id=offering.offering_id, organisation_id=caller.organisation_id)
