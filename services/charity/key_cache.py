@@ -31,11 +31,10 @@ class KeyCache(Generic[T]):
         not remembered: a new key works at its first use)."""
         if self.seconds <= 0:
             return look_up()
-        now = self.clock()
-        remembered = self._found.get(digest)
-        if remembered is not None and remembered[0] > now:
-            return remembered[1]
-        generation = self._generation
+        remembered = self.remembered(digest)
+        if remembered is not None:
+            return remembered
+        now, generation = self.clock(), self._generation
         found = look_up()
         if found is not None:
             with self._lock:
@@ -45,6 +44,11 @@ class KeyCache(Generic[T]):
                         self._found.clear()
                     self._found[digest] = (now + self.seconds, found)
         return found
+
+    def remembered(self, digest: str) -> T | None:
+        """What `digest` stands for if it is remembered and fresh; None otherwise."""
+        found = self._found.get(digest)
+        return found[1] if found is not None and found[0] > self.clock() else None
 
     def forget_all(self) -> None:
         with self._lock:
