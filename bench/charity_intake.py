@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer
 from bench.intake_throughput import Rate, cpu_time
 from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds
+from bench.results import emit, emit_ceiling
 from contracts.hub import MatchProposedV2
 from contracts.topics import MATCHES, Topic
 from kit.settings import HubSettings
@@ -73,7 +74,10 @@ async def main(count: int, organisations: int, database_url: str | None, skip_ce
             events = proposals(seeded, count)
             size = sum(len(e.to_bytes()) for e in events) / len(events)
             if not skip_ceiling:
-                print(f"ceiling: raw aiokafka consume of the same {count:,} events  {await raw_consume_rate(hub, events)}")
+                raw = await raw_consume_rate(hub, events)
+                print(f"ceiling: raw aiokafka consume of the same {count:,} events  {raw}")
+                emit_ceiling("charity_raw_consume", raw.per_second, "records/s",
+                             "aiokafka alone consuming the same match.proposed events")
             before = reference_seconds()
             cpu_before = cpu_time(process.pid)
             produce_started = time.perf_counter()
@@ -94,6 +98,10 @@ async def main(count: int, organisations: int, database_url: str | None, skip_ce
             print(f"charity service, first to last filed   {Rate(int(filed), last - first)}")
             print(f"charity service, from first produced   {Rate(int(filed), last - produce_started)}")
             print(f"charity service CPU {cpu:.1f} s = {cpu / max(filed, 1) * 1e6:.0f} µs per event")
+            database = url_db.split(":")[0].split("+")[0]
+            emit(f"charity inbox intake ({database}): {count:,} match.proposed for {organisations:,} organisations, first to last filed",
+                 filed / (last - first) if last > first else 0.0, "events/s", ">= 10000", "" if skip_ceiling else "charity_raw_consume")
+            emit(f"charity inbox intake ({database}): service CPU per event", cpu / max(filed, 1) * 1e6, "µs")
             print(describe(before, reference_seconds()))
         finally:
             process.terminate()

@@ -24,7 +24,7 @@ STAFF = {"X-API-Key": "dev-staff-key"}
 DISTRICTS = ["310104", "310105", "310106", "310107", "310109", "310110", "310112", "310115"]
 
 
-def start_charity(hub: HubSettings, database_url: str, work: Path, log_level: str = "WARNING") -> tuple[subprocess.Popen[bytes], str]:
+def start_charity(hub: HubSettings, database_url: str, work: Path, log_level: str = "WARNING", name: str = "charity") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "HUB_KAFKA_BOOTSTRAP": hub.kafka_bootstrap,
@@ -32,7 +32,7 @@ def start_charity(hub: HubSettings, database_url: str, work: Path, log_level: st
         "HUB_DATA_DIR": str(work), "HUB_LOG_FORMAT": "json", "HUB_LOG_LEVEL": log_level,
         "HUB_CHARITY_HTTP_PORT": str(port), "HUB_CHARITY_DATABASE_URL": database_url,
     }
-    log = work / "charity.log"
+    log = work / f"{name}.log"
     process = subprocess.Popen([sys.executable, "-m", "services.charity"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, process, log)

@@ -13,17 +13,19 @@ itself, and a 401/403 goes back without the body being read.
 
 # No `from __future__ import annotations`: FastAPI reads `Allowed.__call__`'s annotations at run time.
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from kit.auth import API_KEY_HEADER, ApiKeys
-from services.charity.organisations import looks_like_organisation_key
+from services.charity.organisations import key_digest, looks_like_organisation_key
 from services.charity.usecases import Caller, Charity, organisation_of_key
 
 Role = str  # "organisation" | "staff"
+T = TypeVar("T")
 
 key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False,
@@ -71,7 +73,17 @@ async def identify(request: Request, key: str) -> Caller | None:
     if not looks_like_organisation_key(key):
         return None
     charity: Charity = request.app.state.charity
-    return organisation_of_key(charity, key)  # one indexed read: cheaper on the loop than in a worker thread
+    return charity.keys.remembered(key_digest(key)) or await quick_read(charity, organisation_of_key, charity, key)
+
+
+async def quick_read(charity: Charity, read: Callable[..., T], *args: Any) -> T:
+    """A short indexed read: on SQLite (in the process) run on the event loop, which costs less
+    than handing it to a worker thread and back; on PostgreSQL in a worker thread, since a round
+    trip to the server would hold the loop and every other request with it (measured on the
+    loaded machine: p50 of a publication 1.9 s with the lists on the loop)."""
+    if charity.engine.dialect.name == "sqlite":
+        return read(*args)
+    return await run_in_threadpool(read, *args)
 
 
 def _allowed_of(route: APIRoute) -> Allowed | None:

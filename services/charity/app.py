@@ -29,6 +29,7 @@ from kit.service import ServiceRuntime, build_runtime, document_publications, op
 from services.charity import usecases
 from services.charity.accounts import Accounts
 from services.charity.handlers import InboxMetrics, make_on_matches
+from services.charity.key_cache import KeyCache
 from services.charity.http import charity_router, install_error_answers
 from services.charity.pages import PREFIX, pages_app
 from services.charity.settings import CharitySettings
@@ -58,7 +59,7 @@ def build(settings: CharitySettings) -> tuple[ServiceRuntime, FastAPI]:
         decoder=undecoded,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )(make_on_matches(runtime, InboxMetrics.on(runtime.metrics)))
-    charity = usecases.Charity(engine=runtime.engine, unit_of_work=runtime.unit_of_work)
+    charity = usecases.Charity(engine=runtime.engine, unit_of_work=runtime.unit_of_work, keys=KeyCache(settings.key_cache_seconds))
     _run_periodic_check(runtime, charity, settings.check_every_seconds)
     http = charity_api(charity, ApiKeys.load(settings.hub.api_keys_file))
     http.include_router(operations_router(runtime))

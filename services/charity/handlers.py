@@ -114,7 +114,7 @@ def _take_proposals(unit: UnitOfWork, repository: CharityRepository, proposals: 
 
 
 def _take_closings(unit: UnitOfWork, repository: CharityRepository, closings: list[Event], outcome: Outcome) -> None:
-    entries = repository.matches_among({e.data.match_id for e in closings})  # type: ignore[attr-defined]
+    entries = repository.for_change(MatchEntry, {e.data.match_id for e in closings})  # type: ignore[attr-defined]
     now = utc_now()
     for event in closings:
         entry = entries.get(event.data.match_id)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, func, select
@@ -100,6 +100,9 @@ class MatchEntry(SQLModel, table=True):
     updated_at: datetime
 
 
+Row = TypeVar("Row", "Organisation", "Offering", "MatchEntry")
+
+
 @dataclass(frozen=True)
 class OfferingFilter:
     organisation_id: str | None = None
@@ -114,6 +117,32 @@ class OfferingFilter:
 class CharityRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    # --- rows taken for a change ----------------------------------------------------------------
+    # A change computed from rows that another request changes meanwhile loses one of the two (two
+    # deliveries each subtracting from the remaining they read). A use case that changes a row
+    # takes it with these: PostgreSQL locks it (SELECT ... FOR UPDATE) until the commit; SQLite
+    # has no row locks, so a write that changes nothing first takes its one write lock (writers
+    # queue there, up to the busy timeout) and what is read after it is current.
+
+    def for_change(self, model: type[Row], keys: Collection[str]) -> dict[str, Row]:
+        """These rows by primary key, current and held until the commit."""
+        if not keys:
+            return {}
+        dialect = self._hold_writes()
+        key = model.__table__.primary_key.columns[0]  # type: ignore[attr-defined]
+        query = select(model).where(among(key, list(keys), dialect)).order_by(key)  # one order: no deadlock between two batches
+        found = self.session.exec(query.with_for_update().execution_options(populate_existing=True)).all()
+        return {getattr(row, key.name): row for row in found}
+
+    def one_for_change(self, model: type[Row], key: str) -> Row | None:
+        return self.for_change(model, [key]).get(key)
+
+    def _hold_writes(self) -> str:
+        connection = self.session.connection()
+        if connection.dialect.name == "sqlite":
+            connection.execute(sa.update(_ORG).where(sa.false()).values(status=_ORG.c.status))
+        return connection.dialect.name
 
     # --- organisations and keys ---------------------------------------------------------------
 
@@ -170,8 +199,10 @@ class CharityRepository:
         query = select(Offering).where(among(col(Offering.offering_id), list(offering_ids), dialect))
         return {o.offering_id: o for o in self.session.exec(query).all()}
 
-    def live_offerings(self) -> Sequence[Offering]:
-        return self.session.exec(select(Offering).where(col(Offering.status).in_(["open", "stale"]))).all()
+    def live_offerings_for_change(self) -> Sequence[Offering]:
+        self._hold_writes()
+        query = select(Offering).where(col(Offering.status).in_(["open", "stale"])).order_by(col(Offering.created_at), col(Offering.offering_id))
+        return self.session.exec(query.with_for_update().execution_options(populate_existing=True)).all()
 
     def promised(self, offering_id: str) -> int:
         """Units held for matches accepted or in progress."""
@@ -192,9 +223,10 @@ class CharityRepository:
         query = select(MatchEntry).where(among(col(MatchEntry.match_id), list(match_ids), dialect))
         return {m.match_id: m for m in self.session.exec(query).all()}
 
-    def overdue_proposals(self, now: datetime) -> Sequence[MatchEntry]:
-        query = select(MatchEntry).where(MatchEntry.state == "requested", col(MatchEntry.expires_at) <= now)
-        return self.session.exec(query).all()
+    def overdue_proposals_for_change(self, now: datetime) -> Sequence[MatchEntry]:
+        self._hold_writes()
+        query = select(MatchEntry).where(MatchEntry.state == "requested", col(MatchEntry.expires_at) <= now).order_by(col(MatchEntry.match_id))
+        return self.session.exec(query.with_for_update().execution_options(populate_existing=True)).all()
 
     def all_matches(self) -> Sequence[MatchEntry]:
         return self.session.exec(select(MatchEntry)).all()

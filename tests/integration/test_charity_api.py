@@ -118,9 +118,11 @@ def test_an_organisation_changes_its_own_record(api: CharityUnderTest) -> None:
 
 
 def test_a_pending_organisation_may_not_publish(api: CharityUnderTest) -> None:
-    _, key = api.register(approve=False)
+    organisation_id, key = api.register(approve=False)
     answer = api.client.post("/offerings", json=offering(), headers=key)
     assert answer.status_code == 403 and "approved" in answer.json()["detail"]
+    assert api.client.post(f"/organisations/{organisation_id}/approve", headers=STAFF).status_code == 200
+    assert api.client.post("/offerings", json=offering(), headers=key).status_code == 201  # its remembered key says approved at once
 
 
 def test_keys_created_listed_and_revoked_at_once(api: CharityUnderTest) -> None:
