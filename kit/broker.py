@@ -16,10 +16,12 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from faststream.security import SASLScram512
+from structlog.stdlib import BoundLogger
 
 from contracts.envelope import Event, Publishable
 from contracts.topics import Topic
 from kit.errors import StartupError
+from kit.logs import loggable_event_id
 from kit.settings import HubSettings
 
 
@@ -146,10 +148,21 @@ class Delivery:
     key: bytes | None
     value: bytes
     timestamp: int = -1  # the record's own time (ms), as its producer or the broker stamped it
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def position(self) -> str:
         return f"{self.topic}/{self.partition}/{self.offset}"
+
+    def header(self, name: str) -> bytes | None:
+        return next((value for key, value in self.headers if key == name), None)
+
+
+def log_unreadable(log: BoundLogger, delivery: Delivery, error: Exception, what: str = "unreadable record skipped") -> None:
+    """One log line for a record that could not be read as an event: where it is, the event id it
+    carries when one can be read safely (`loggable_event_id`), the kind of error; never the payload."""
+    event_id = loggable_event_id(delivery.value, delivery.header("event_id"))
+    log.warning(what, position=delivery.position, event_id=event_id, error=type(error).__name__)
 
 
 async def undecoded(message: StreamMessage[Any]) -> Any:
@@ -169,6 +182,7 @@ def deliveries_of(message: KafkaMessage) -> list[Delivery]:
             key=r.key,
             value=r.value or b"",
             timestamp=r.timestamp if r.timestamp is not None else -1,
+            headers=tuple(r.headers or ()),
         )
         for r in records
     ]

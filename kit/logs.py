@@ -27,13 +27,37 @@ _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _LONG_DIGITS = re.compile(r"[0-9]{11,}")
 
 
+def _is_plain_id(value: str) -> bool:
+    return bool(_PLAIN_ID.fullmatch(value)) and not _LONG_DIGITS.search(value)
+
+
 def loggable_id(value: str | None) -> str | None:
     """A caller-supplied id as a log line may show it: as given when it is plainly an id, else
     `sha256:` and the first 16 hex digits of its digest (the same id always gives the same
     digest, so lines about one record can still be found together)."""
-    if value is None or (_PLAIN_ID.fullmatch(value) and not _LONG_DIGITS.search(value)):
+    if value is None or _is_plain_id(value):
         return value
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def loggable_event_id(raw: bytes, header: bytes | None = None) -> str | None:
+    """The event id a record that could not be read as an event carries, for its log line: its
+    `event_id` header, else the "event_id" field of a JSON object. Only a plain id is given (the
+    envelope's id pattern, no long digit run); anything else is caller text, and None says that
+    no id could be read. Not a digest: a resident ID number's digest can be found by trying them."""
+    if header is not None and _is_plain_id(from_header := header.decode("utf-8", "replace")):
+        return from_header
+    carried = _event_id_field(raw)
+    return carried if carried is not None and _is_plain_id(carried) else None
+
+
+def _event_id_field(raw: bytes) -> str | None:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # not JSON, or not UTF-8
+        return None
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def loggable_error(error: BaseException) -> str:

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.envelope import Event, utc_now
 from contracts.hub import HUB_EVENTS, MatchCancelled, MatchExpired, MatchProposedV2
-from kit.broker import Delivery, deliveries_of
+from kit.broker import Delivery, deliveries_of, log_unreadable
 from kit.database import insert_rows
 from kit.logs import get_logger
 from kit.outbox import UnitOfWork
@@ -61,7 +61,7 @@ def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
             events.append(HUB_EVENTS.parse_latest(delivery.value))
         except ValueError as error:  # JSON, validation and unknown types
             unreadable += 1
-            log.warning("unreadable match record skipped", position=delivery.position, error=type(error).__name__)
+            log_unreadable(log, delivery, error, "unreadable match record skipped")
     return events, unreadable
 
 

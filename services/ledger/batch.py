@@ -283,7 +283,7 @@ class Batch:
         if isinstance(event, BenefitRecorded | MatchFulfilled):
             grant = benefit_of(event)
             conflicts = household.grant(grant)
-            record = {"kind": "grant", "benefit": grant.to_dict()}
+            record = _grant_record(grant)
             benefit_id = grant.benefit_id
         else:
             assert isinstance(event, BenefitAmended | BenefitStopped)
@@ -601,14 +601,19 @@ def _member_row(household_id: str, person: Person) -> Row:
 
 
 def _benefit_row(benefit: Benefit) -> Row:
-    return {name: getattr(benefit, name) for name in BENEFIT_COLUMNS}
+    """Every field of a benefit is a column of `ledger_benefit`: a copy of its instance dict (reading
+    the fields one by one cost ten times as much, for every benefit a batch touches)."""
+    return dict(vars(benefit))
+
+
+def _grant_record(benefit: Benefit) -> Row:
+    """A grant as `ledger_event.record` keeps it: {"kind": "grant", "benefit": `Benefit.to_dict()`}.
+    The benefit goes in as it is: the row is only written, and orjson writes a dataclass as that
+    same JSON (its fields in order, dates and times in ISO form) at a tenth of `to_dict`'s cost."""
+    return {"kind": "grant", "benefit": benefit}
 
 
 TIMELINE_COLUMNS = ("event_id", "household_id", "type", "source", "occurred_at", "benefit_id", "record")  # of `_timeline_row`
-BENEFIT_COLUMNS = (
-    "household_id", "benefit_id", "programme", "source", "source_kind", "person_key", "amount_fen", "in_kind",
-    "period_start", "period_end", "status", "need_id", "event_id", "occurred_at",
-)
 
 
 def apply_batch(

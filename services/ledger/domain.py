@@ -312,11 +312,12 @@ def find_conflicts(benefits: Iterable[Benefit], policy: StackingPolicy) -> list[
     households: dict[str, dict[str, Benefit]] = defaultdict(dict)
     for benefit in benefits:
         households[benefit.household_id][benefit.benefit_id] = benefit
-    found = {
-        conflict.conflict_key: conflict
-        for household in households.values()
-        for conflict in _household_conflicts(household.values(), policy)
-    }
+    return _each_once(conflict for household in households.values() for conflict in _household_conflicts(household.values(), policy))
+
+
+def _each_once(conflicts: Iterable[Conflict]) -> list[Conflict]:
+    """Each conflict once (by its key), most severe first."""
+    found = {conflict.conflict_key: conflict for conflict in conflicts}
     return sorted(found.values(), key=_conflict_order)
 
 
@@ -369,7 +370,7 @@ def _household_conflicts(
     benefits: Iterable[Benefit], policy: StackingPolicy, same_scope: ScopeCheck | None = None, caps: bool = True
 ) -> Iterator[Conflict]:
     running = [b for b in benefits if b.in_effect]
-    rules = policy.rules_covering(frozenset(b.programme for b in running))
+    rules = policy.rules_at_stake(frozenset(b.programme for b in running))
     if not rules:
         return
     scope = same_scope or _same_scope
@@ -536,8 +537,9 @@ class HouseholdLedger:
         return dict(self._benefits)
 
     def conflicts(self) -> list[Conflict]:
-        """The conflicts open now among this household's benefits."""
-        return find_conflicts(self._benefits.values(), self.policy)
+        """The conflicts open now among this household's benefits (`find_conflicts` for one
+        household, whose benefits are already one per id)."""
+        return _each_once(_household_conflicts(self._benefits.values(), self.policy))
 
     def check_grant(self, proposed: Benefit) -> list[Conflict]:
         """The conflicts that granting `proposed` would add to this household."""

@@ -1,8 +1,9 @@
 """Canonical events and charity fulfilments in: one batch, one unit of work, one commit, then the
 outbox is flushed and FastStream commits the offsets.
 
-Input the ledger cannot read is counted, logged (position only, never the payload) and skipped:
-intake has already checked what it publishes, and a poison message must never stop the ledger.
+Input the ledger cannot read is counted, logged (its position and the event id it carries when
+that can be read safely, never the payload) and skipped: intake has already checked what it
+publishes, and a poison message must never stop the ledger.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from contracts.envelope import Event
 from contracts.hub import HUB_EVENTS
-from kit.broker import Delivery, deliveries_of
+from kit.broker import Delivery, deliveries_of, log_unreadable
 from kit.logs import get_logger
 from kit.service import BatchSurvivors, ServiceRuntime
 from services.ledger.batch import HouseholdCache, Outcome, apply_batch
@@ -56,7 +57,7 @@ def read_events(deliveries: Sequence[Delivery]) -> tuple[list[Event], int]:
             events.append(HUB_EVENTS.parse(delivery.value))
         except ValueError as error:  # JSON, validation and unknown-type errors are all ValueErrors
             unreadable += 1
-            log.warning("unreadable record skipped", position=delivery.position, error=type(error).__name__)
+            log_unreadable(log, delivery, error)
     return events, unreadable
 
 

@@ -29,7 +29,7 @@ from pydantic import (
 from contracts.catalogue import PROGRAMMES
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
-COVERING_CACHE_SIZE = 4096
+AT_STAKE_CACHE_SIZE = 4096
 
 
 class PolicyError(ValueError):
@@ -67,6 +67,7 @@ class _Rule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     min_programmes: ClassVar[int] = 1
+    held_to_break: ClassVar[int] = 1  # how many of its programmes must be held before it can be broken
 
     id: RuleId
     severity: Severity
@@ -90,11 +91,17 @@ class _Rule(BaseModel):
     def covers(self, programme: str) -> bool:
         return programme in self.programmes
 
+    def at_stake(self, programmes: frozenset[str]) -> bool:
+        """Whether benefits of these programmes could break the rule: they hold at least
+        `held_to_break` of its programmes."""
+        return len(programmes.intersection(self.programmes)) >= self.held_to_break
+
 
 class ExclusiveRule(_Rule):
     """No two of these programmes for the same household (or person) over overlapping periods."""
 
     min_programmes: ClassVar[int] = 2
+    held_to_break: ClassVar[int] = 2  # benefits of one programme never break it
 
     scope: Scope
 
@@ -143,22 +150,24 @@ class StackingPolicy(BaseModel):
     def rules(self) -> tuple[Rule, ...]:
         return (*self.exclusive, *self.once_per_period, *self.amount_cap)
 
-    def rules_covering(self, programmes: frozenset[str]) -> tuple[Rule, ...]:
-        """The rules that name any of these programmes, in policy order: no other rule can be broken.
+    def rules_at_stake(self, programmes: frozenset[str]) -> tuple[Rule, ...]:
+        """The rules that benefits of these programmes could break, in policy order: no other
+        needs checking (an exclusive rule only once two of its programmes are held; a household
+        in dibao alone is not checked against every programme dibao excludes).
 
         Remembered per set of programmes (a policy never changes once loaded), since the ledger
         asks after every grant and households hold few distinct combinations."""
-        remembered = self._remembered_covering
+        remembered = self._remembered_at_stake
         found = remembered.get(programmes)
         if found is None:
-            if len(remembered) >= COVERING_CACHE_SIZE:
+            if len(remembered) >= AT_STAKE_CACHE_SIZE:
                 remembered.clear()
-            found = tuple(rule for rule in self.rules if not programmes.isdisjoint(rule.programmes))
+            found = tuple(rule for rule in self.rules if rule.at_stake(programmes))
             remembered[programmes] = found
         return found
 
     @cached_property
-    def _remembered_covering(self) -> dict[frozenset[str], tuple[Rule, ...]]:
+    def _remembered_at_stake(self) -> dict[frozenset[str], tuple[Rule, ...]]:
         # Kept in the instance's __dict__: a plain attribute read, where a pydantic private
         # attribute goes through __getattr__ at every call.
         return {}

@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from contracts.envelope import Event, utc_now
 from contracts.hub import HUB_EVENTS
 from contracts.topics import MATCHES, Topic
-from kit.broker import Delivery, client_options, deliveries_of
+from kit.broker import Delivery, client_options, deliveries_of, log_unreadable
 from kit.jobs import JobRunner
 from kit.logs import bound_to_event, get_logger
 from kit.service import BatchSurvivors, ServiceRuntime
@@ -186,7 +186,7 @@ class Matching:
                 events.append(HUB_EVENTS.parse_latest(body))
             except ValueError as error:  # JSON, validation and unknown types are all ValueErrors
                 self.metrics.events.labels("unreadable").inc()
-                log.warning("unreadable record skipped", position=delivery.position, error=type(error).__name__)
+                log_unreadable(log, delivery, error)
         return events
 
     def _apply(self, events: list[Event]) -> None:

@@ -46,7 +46,7 @@ async def test_poison_records_are_skipped_and_redeliveries_applied_once(start_se
         await producer.start()
         try:
             for poison in (b"not json", b'{"type": "match.teleported", "schema_version": 1}',
-                           b'{"type": "match.proposed", "schema_version": 2, "data": {"match_id": "m-x"}}'):
+                           b'{"event_id": "poison-m-x", "type": "match.proposed", "schema_version": 2, "data": {"match_id": "m-x"}}'):
                 await producer.send_and_wait(hub.topic_name(MATCHES), poison, key=b"hh-1")
         finally:
             await producer.stop()
@@ -66,3 +66,4 @@ async def test_poison_records_are_skipped_and_redeliveries_applied_once(start_se
         assert client.get("/inbox/m-1", headers=key).json()["state"] == "accepted"
     log = charity.log_path.read_text()
     assert "unreadable match record skipped" in log and f"{hub.topic_name(MATCHES)}/" in log
+    assert "poison-m-x" in log  # the event id the poison carries, to find it by

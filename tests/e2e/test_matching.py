@@ -159,7 +159,7 @@ async def test_unreadable_records_are_skipped_and_repeats_applied_once(start_ser
     sender = producer(hub)
     await sender.start()
     try:
-        for junk in (b"not json", b'{"type": "no.such.event", "schema_version": 1}', b'{"type": "need.recorded", "schema_version": 1}'):
+        for junk in (b"not json", b'{"type": "no.such.event", "schema_version": 1}', b'{"event_id": "poison-need", "type": "need.recorded", "schema_version": 1}'):
             await sender.send_and_wait(hub.topic_name(CANONICAL), junk, key=b"h1")
     finally:
         await sender.stop()
@@ -171,4 +171,5 @@ async def test_unreadable_records_are_skipped_and_repeats_applied_once(start_ser
     assert proposal.data.need_id == "CA:n1"
     assert metric(matching.url, "matching_events_total", 'outcome="unreadable"') == 3
     assert metric(matching.url, "matching_events_total", 'outcome="duplicate"') == 1
+    assert "poison-need" in matching.log_path.read_text()  # the event id the poison carries, to find it by
     assert matching.process is not None and matching.process.poll() is None

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from pydantic import AwareDatetime, TypeAdapter
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from kit.database import driver_values
@@ -19,6 +20,9 @@ TIMES = [
     datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds: still six digits
     datetime(2026, 1, 1, 7, 0, tzinfo=CST),  # the day before, in UTC
     datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    # As events carry them: parsed by pydantic, whose zero offset is a tzinfo of its own, not `UTC`.
+    TypeAdapter(AwareDatetime).validate_json(b'"2026-01-02T03:04:05.000600Z"'),
+    TypeAdapter(AwareDatetime).validate_json(b'"2026-01-02T03:04:05+08:00"'),
     None,
 ]
 

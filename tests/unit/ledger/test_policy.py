@@ -312,10 +312,14 @@ def test_the_model_alone_refuses_duplicate_ids() -> None:
         StackingPolicy(version="1", effective_from=date(2026, 1, 1), exclusive=(rule, rule))
 
 
-def test_rules_covering_names_the_rules_of_any_given_programme_in_policy_order() -> None:
+def test_the_rules_at_stake_are_those_the_programmes_held_could_break_in_policy_order() -> None:
     policy = load_policy()
-    covering = policy.rules_covering(frozenset({"DIBAO", "MEDICAL"}))
-    assert covering == tuple(rule for rule in policy.rules if {"DIBAO", "MEDICAL"} & set(rule.programmes))
-    assert covering and all({"DIBAO", "MEDICAL"} & set(rule.programmes) for rule in covering)
-    assert policy.rules_covering(frozenset()) == ()
-    assert policy.rules_covering(frozenset({"DIBAO", "MEDICAL"})) is covering  # remembered, not recomputed
+    held = frozenset({"DIBAO", "MEDICAL"})
+    at_stake = policy.rules_at_stake(held)
+    # An exclusive rule needs two of its programmes held; any other rule one.
+    assert at_stake == tuple(rule for rule in policy.rules
+                             if len(held & set(rule.programmes)) >= (2 if isinstance(rule, ExclusiveRule) else 1))
+    assert at_stake and not any(isinstance(rule, ExclusiveRule) for rule in at_stake)
+    assert any(isinstance(rule, ExclusiveRule) for rule in policy.rules_at_stake(frozenset({"DIBAO", "EXTREME_POVERTY"})))
+    assert policy.rules_at_stake(frozenset()) == ()
+    assert policy.rules_at_stake(frozenset({"DIBAO", "MEDICAL"})) is at_stake  # remembered, not recomputed
