@@ -31,6 +31,10 @@ from kit.tansu import EmbeddedBroker, free_port, port_accepts
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:8]
 
+# Argon2 at its least cost for every password the suite hashes, in-process and in the services it
+# starts (they inherit the environment); production keeps the standard cost (kit/passwords.py).
+os.environ.setdefault("HUB_PASSWORD_HASH_COST", "minimal")
+
 
 def docker_answers() -> bool:
     try:
