@@ -82,6 +82,10 @@ def kafka() -> Iterator[BrokerUnderTest]:
         with KafkaContainer().with_kraft() as container:
             yield BrokerUnderTest(container.get_bootstrap_server(), "kafka-container", namespace)
     else:
+        # The embedded broker waits half a group's session timeout for members before it assigns
+        # partitions: 5 s at each service start with the default. 3 s sessions make it 1.5 s (a
+        # real Kafka refuses sessions under 6 s, so only here).
+        os.environ.setdefault("HUB_KAFKA_SESSION_TIMEOUT_MS", "3000")
         with EmbeddedBroker(log_path=Path(os.environ.get("HUB_TEST_BROKER_LOG", os.devnull))) as embedded:
             yield BrokerUnderTest(embedded.bootstrap, "embedded", namespace)
 
