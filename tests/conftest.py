@@ -197,19 +197,18 @@ class ServiceProcess:
         return self
 
     def wait_healthy(self, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                response = httpx.get(f"{self.url}/health", timeout=2)
-                if response.status_code == 200:
-                    return response.json()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} not healthy after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        return wait_all_healthy(self, timeout=timeout)[0]
+
+    def health(self) -> dict | None:
+        """/health's answer once it is 200, else None; a process that exited fails the test."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            response = httpx.get(f"{self.url}/health", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.process is not None
@@ -224,6 +223,26 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def wait_all_healthy(*services: ServiceProcess, timeout: float = 60) -> list[dict]:
+    """Wait for services started with `wait=False` together, so that their starts overlap (each
+    takes seconds: imports, migrations, joining its consumer group); their /health answers.
+    `timeout` is per service: on a loaded machine overlapping starts are no faster than serial ones."""
+    answers: dict[int, dict] = {}
+    timeout *= len(services)
+    deadline = time.monotonic() + timeout
+    while len(answers) < len(services):
+        for index, service in enumerate(services):
+            if index not in answers and (answer := service.health()) is not None:
+                answers[index] = answer
+        if len(answers) == len(services):
+            break
+        if time.monotonic() > deadline:
+            late = next(s for i, s in enumerate(services) if i not in answers)
+            raise AssertionError(f"{late.name} not healthy after {timeout}s:\n{late.log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return [answers[index] for index in range(len(services))]
 
 
 @pytest.fixture
