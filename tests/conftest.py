@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +270,5 @@ def start_service(hub: HubSettings, tmp_path: Path) -> Iterator[Callable[..., Se
         return service.start(wait=wait)
 
     yield start
-    for service in started:
-        if service.process is not None:
-            service.stop()
+    with ThreadPoolExecutor() as stopping:  # together: each may take seconds to stop cleanly
+        list(stopping.map(ServiceProcess.stop, [service for service in started if service.process is not None]))
