@@ -29,6 +29,7 @@ clean:
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run_all --scale $(or $(BENCH_SCALE),full)
 
-# The fault suite in full (make test runs its bounded form).
+# The fault suite in full (make test runs its bounded form), and the API fuzzing at 200 cases per operation.
 faults: $(INSTALLED)
 	HUB_FAULTS=full $(BIN)/python -m pytest tests/faults -m faults -s -p no:randomly
+	HUB_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py -p no:randomly

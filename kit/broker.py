@@ -25,12 +25,29 @@ from kit.logs import loggable_event_id
 from kit.settings import HubSettings
 
 
+def group_timeouts(session_timeout_ms: int) -> dict[str, int]:
+    """A consumer group member's session timeout and its heartbeat, three to a session."""
+    return {"session_timeout_ms": session_timeout_ms, "heartbeat_interval_ms": max(300, session_timeout_ms // 3)}
+
+
+class HubKafkaBroker(KafkaBroker):
+    """Every subscriber in a consumer group gets the hub's session timeout unless it names its own."""
+
+    session_timeout_ms = 10_000
+
+    def subscriber(self, *topics: Any, **options: Any) -> Any:  # type: ignore[override]
+        if options.get("group_id") and "session_timeout_ms" not in options:
+            options |= group_timeouts(self.session_timeout_ms)
+        return super().subscriber(*topics, **options)
+
+
 def make_broker(hub: HubSettings, client_id: str) -> KafkaBroker:
-    """acks=all always; the idempotent producer only where the broker supports it (not Tansu)."""
+    """acks=all always; the idempotent producer only where the broker supports it (not Tansu);
+    consumer groups with HUB_KAFKA_SESSION_TIMEOUT_MS."""
     security = None
     if hub.kafka_sasl_username and hub.kafka_sasl_password:
         security = SASLScram512(hub.kafka_sasl_username, hub.kafka_sasl_password.get_secret_value())
-    return KafkaBroker(
+    broker = HubKafkaBroker(
         hub.kafka_bootstrap,
         client_id=client_id,
         acks="all",
@@ -40,6 +57,8 @@ def make_broker(hub: HubSettings, client_id: str) -> KafkaBroker:
         graceful_timeout=10.0,
         logger=None,
     )
+    broker.session_timeout_ms = hub.kafka_session_timeout_ms
+    return broker
 
 
 # How long a consumer's fetch may wait at the broker for records. With aiokafka's default (500 ms)

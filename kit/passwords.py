@@ -3,6 +3,7 @@ Service-neutral: a service keeps its own accounts and calls these."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,13 +13,25 @@ from typing import Protocol
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
+# The test suite hashes hundreds of passwords; at Argon2's own cost (3 passes over 64 MiB, about
+# 0.2 s each on the CI machine) that alone took minutes. HUB_PASSWORD_HASH_COST=minimal (set by
+# tests/conftest.py, never by default) makes each hash a millisecond. Any stored hash verifies
+# whatever the setting: its cost is written in it.
+MINIMAL = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+def password_hash() -> PasswordHash:
+    """Argon2id at its standard cost, or at its least if HUB_PASSWORD_HASH_COST=minimal."""
+    minimal = os.environ.get("HUB_PASSWORD_HASH_COST", "standard") == "minimal"
+    return PasswordHash((Argon2Hasher(**MINIMAL) if minimal else Argon2Hasher(),))
+
 
 class Passwords:
     """Argon2 hashes; `verify_nobody` costs what a real check costs, so an unknown name takes as
     long as a wrong password (no telling which usernames exist from the time taken)."""
 
     def __init__(self) -> None:
-        self.hasher = PasswordHash((Argon2Hasher(),))
+        self.hasher = password_hash()
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
     def hash(self, password: str) -> str:

@@ -24,6 +24,11 @@ class HubSettings(BaseSettings):
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port] of the Kafka cluster")
     kafka_idempotence: bool = Field(True, description="Idempotent producer; off for the embedded broker")
+    kafka_session_timeout_ms: int = Field(
+        10_000, ge=1000, le=300_000,
+        description="Every consumer group's session timeout: how soon a dead member is noticed (the embedded broker "
+        "also waits half of it for members to join before it hands out partitions)",
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     data_dir: Path = Field(Path("data"), description="Where SQLite files live when no database URL is set")

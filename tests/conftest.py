@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,10 @@ from kit.tansu import EmbeddedBroker, free_port, port_accepts
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ID = uuid.uuid4().hex[:8]
+
+# Argon2 at its least cost for every password the suite hashes, in-process and in the services it
+# starts (they inherit the environment); production keeps the standard cost (kit/passwords.py).
+os.environ.setdefault("HUB_PASSWORD_HASH_COST", "minimal")
 
 
 def docker_answers() -> bool:
@@ -78,6 +83,10 @@ def kafka() -> Iterator[BrokerUnderTest]:
         with KafkaContainer().with_kraft() as container:
             yield BrokerUnderTest(container.get_bootstrap_server(), "kafka-container", namespace)
     else:
+        # The embedded broker waits half a group's session timeout for members before it assigns
+        # partitions: 5 s at each service start with the default. 3 s sessions make it 1.5 s (a
+        # real Kafka refuses sessions under 6 s, so only here).
+        os.environ.setdefault("HUB_KAFKA_SESSION_TIMEOUT_MS", "3000")
         with EmbeddedBroker(log_path=Path(os.environ.get("HUB_TEST_BROKER_LOG", os.devnull))) as embedded:
             yield BrokerUnderTest(embedded.bootstrap, "embedded", namespace)
 
@@ -189,19 +198,18 @@ class ServiceProcess:
         return self
 
     def wait_healthy(self, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                response = httpx.get(f"{self.url}/health", timeout=2)
-                if response.status_code == 200:
-                    return response.json()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} not healthy after {timeout}s:\n{self.log_path.read_text()[-3000:]}")
+        return wait_all_healthy(self, timeout=timeout)[0]
+
+    def health(self) -> dict | None:
+        """/health's answer once it is 200, else None; a process that exited fails the test."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            response = httpx.get(f"{self.url}/health", timeout=2)
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.process is not None
@@ -216,6 +224,26 @@ class ServiceProcess:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+def wait_all_healthy(*services: ServiceProcess, timeout: float = 60) -> list[dict]:
+    """Wait for services started with `wait=False` together, so that their starts overlap (each
+    takes seconds: imports, migrations, joining its consumer group); their /health answers.
+    `timeout` is per service: on a loaded machine overlapping starts are no faster than serial ones."""
+    answers: dict[int, dict] = {}
+    timeout *= len(services)
+    deadline = time.monotonic() + timeout
+    while len(answers) < len(services):
+        for index, service in enumerate(services):
+            if index not in answers and (answer := service.health()) is not None:
+                answers[index] = answer
+        if len(answers) == len(services):
+            break
+        if time.monotonic() > deadline:
+            late = next(s for i, s in enumerate(services) if i not in answers)
+            raise AssertionError(f"{late.name} not healthy after {timeout}s:\n{late.log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return [answers[index] for index in range(len(services))]
 
 
 @pytest.fixture
@@ -242,6 +270,5 @@ def start_service(hub: HubSettings, tmp_path: Path) -> Iterator[Callable[..., Se
         return service.start(wait=wait)
 
     yield start
-    for service in started:
-        if service.process is not None:
-            service.stop()
+    with ThreadPoolExecutor() as stopping:  # together: each may take seconds to stop cleanly
+        list(stopping.map(ServiceProcess.stop, [service for service in started if service.process is not None]))

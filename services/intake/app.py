@@ -16,7 +16,7 @@ from contracts.catalogue import DEPARTMENTS
 from contracts.topics import CANONICAL, DATA_QUALITY, IDENTITY_REVIEWS, REJECTIONS, department_topic
 from kit.auth import ApiKeys
 from kit.http import protect
-from kit.broker import FETCH_MAX_WAIT_MS, deliveries_of, undecoded
+from kit.broker import FETCH_MAX_WAIT_MS, deliveries_of, group_timeouts, undecoded
 from kit.logs import get_logger
 from kit.service import ServiceRuntime, build_runtime, operations_router
 from services.intake.domain import Incoming
@@ -48,8 +48,7 @@ def build(settings: IntakeSettings) -> tuple[ServiceRuntime, FastAPI]:
         max_records=settings.batch_size,
         decoder=undecoded,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=max(300, settings.session_timeout_ms // 3),
+        **group_timeouts(settings.session_timeout_ms or settings.hub.kafka_session_timeout_ms),
     )
     async def on_department_events(message: KafkaMessage) -> None:
         """Department events, raw: bad JSON becomes a rejection, not a framework error."""

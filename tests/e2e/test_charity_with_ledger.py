@@ -16,6 +16,7 @@ from bench.ledger_tools import publish, read_until
 from contracts.hub import DuplicateServiceAlertRaised, HouseholdRecorded, OfferingPublishedV2
 from contracts.topics import ALERTS, CANONICAL, HOUSEHOLD_STATE, MATCHES, OFFERINGS
 from services.ledger.identity import person_key
+from tests.conftest import wait_all_healthy
 from tests.integration.charity_support import STAFF, offering, proposal, registration
 
 SECRET = b"development-only-secret-change-me"
@@ -49,8 +50,8 @@ def approved_organisation(client: httpx.Client, n: int) -> tuple[str, dict[str, 
 
 
 async def test_a_proposal_answered_and_delivered_reaches_the_ledger_with_a_stacking_alert(start_service, hub) -> None:
-    ledger = start_service("ledger")
-    charity = start_service("charity")
+    ledger, charity = start_service("ledger", wait=False), start_service("charity", wait=False)
+    wait_all_healthy(ledger, charity)
     await publish(hub, CANONICAL, [household()])
     await read_until(hub, HOUSEHOLD_STATE, lambda events: len(events) >= 1, timeout=30)
 

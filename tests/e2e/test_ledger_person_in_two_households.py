@@ -17,6 +17,7 @@ from contracts.department import BenefitGranted, HouseholdReported
 from contracts.envelope import Event
 from contracts.hub import DuplicateServiceAlertRaised
 from contracts.topics import ALERTS
+from tests.conftest import wait_all_healthy
 from tests.e2e.test_ledger_with_intake import NOW, RESIDENT_ID, send, wait_until_applied
 
 SON_ID = "310104195503030030"
@@ -57,8 +58,8 @@ def raised(events: list[Event]) -> list[DuplicateServiceAlertRaised]:
 
 @pytest.mark.parametrize("first", ["CA", "DPF"])
 async def test_a_person_in_two_households_gives_one_alert_and_a_refusal_whichever_reports_first(start_service, hub, first: str) -> None:
-    start_service("intake")
-    ledger = start_service("ledger")
+    intake, ledger = start_service("intake", wait=False), start_service("ledger", wait=False)
+    wait_all_healthy(intake, ledger)
     batches = [CA_EVENTS, DPF_EVENTS] if first == "CA" else [DPF_EVENTS, CA_EVENTS]
     for events in batches:
         await send(hub, events[0].source, events)

@@ -17,6 +17,7 @@ from contracts.envelope import Event
 from contracts.hub import DuplicateServiceAlertRaised, HouseholdStateV2
 from contracts.topics import ALERTS, HOUSEHOLD_STATE, department_topic
 from kit.settings import HubSettings
+from tests.conftest import wait_all_healthy
 
 RESIDENT_ID = "310104198001010025"  # valid check character; a woman born 1980-01-01
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -65,8 +66,8 @@ def raised(events: list[Event]) -> list[DuplicateServiceAlertRaised]:
 
 
 async def test_two_departments_through_intake_raise_exactly_one_alert(start_service, hub) -> None:
-    start_service("intake")
-    ledger = start_service("ledger")
+    intake, ledger = start_service("intake", wait=False), start_service("ledger", wait=False)
+    wait_all_healthy(intake, ledger)
     await send(hub, "CA", [reported("CA", "CA-H1"), granted("CA", "CA-H1", "es-1", "EXTREME_POVERTY")])
     await send(hub, "DPF", [reported("DPF", "DPF-77")])
     wait_until_applied(ledger.url, 3)

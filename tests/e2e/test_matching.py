@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from bench.ledger_tools import read_until
 from contracts.envelope import Event
@@ -25,6 +26,9 @@ from tests.matching_events import (
 
 STAFF = {"X-API-Key": "dev-staff-key"}
 FAST = {"HUB_MATCHING_ROUND_WINDOW_SECONDS": "0.1", "HUB_MATCHING_TIMER_SECONDS": "1"}
+# The matching rules do not touch the database; what the pool writes and reads back on PostgreSQL
+# is proved by tests/integration/test_matching_store.py. PostgreSQL here: rebuild and redelivery.
+SQLITE_ONLY = pytest.mark.parametrize("databases", ["sqlite"], indirect=True)
 
 
 def proposals(events: list[Event]) -> list[MatchProposedV2]:
@@ -36,6 +40,7 @@ def count_at_least(n: int) -> Callable[[list[Event]], bool]:
     return lambda events: len(proposals(events)) >= n
 
 
+@SQLITE_ONLY
 async def test_a_need_and_an_offering_give_one_proposal_and_its_explanation(start_service, hub, database_url) -> None:
     matching = start_service("matching", database_url, **FAST)
     await publish(hub, HOUSEHOLD_STATE, [household_state("h1")])
@@ -56,6 +61,7 @@ async def test_a_need_and_an_offering_give_one_proposal_and_its_explanation(star
         assert client.get("/reports/unmet-needs", headers={"X-API-Key": "dev-ca-key"}).status_code == 403
 
 
+@SQLITE_ONLY
 async def test_decline_proposes_the_next_best_household_never_the_declined_one_again(start_service, hub, database_url) -> None:
     start_service("matching", database_url, **FAST)
     await publish(hub, HOUSEHOLD_STATE, [household_state("h1"), household_state("h2"), household_state("h3")])
@@ -76,6 +82,7 @@ async def test_decline_proposes_the_next_best_household_never_the_declined_one_a
     assert [p.household_id for p in made] == ["h1", "h2", "h3"]  # none proposed to o1 again
 
 
+@SQLITE_ONLY
 async def test_capacity_three_and_five_eligible_needs_propose_exactly_the_three_highest(start_service, hub, database_url) -> None:
     matching = start_service("matching", database_url, **FAST)
     urgency = {"h1": 2, "h2": 5, "h3": 1, "h4": 4, "h5": 3}
@@ -93,6 +100,7 @@ async def test_capacity_three_and_five_eligible_needs_propose_exactly_the_three_
         assert client.get("/needs/CA:n-h3/explanation").json()["reason"] == "no_capacity"
 
 
+@SQLITE_ONLY
 async def test_a_household_already_served_in_the_category_is_never_proposed(start_service, hub, database_url) -> None:
     matching = start_service("matching", database_url, **FAST)
     await publish(hub, HOUSEHOLD_STATE, [household_state("h1", programmes=("GRAIN_OIL",)), household_state("h2")])
@@ -107,6 +115,7 @@ async def test_a_household_already_served_in_the_category_is_never_proposed(star
         assert client.get("/needs/CA:n1/explanation").json()["reason"] == "already_served"
 
 
+@SQLITE_ONLY
 async def test_no_answer_by_the_deadline_expires_and_the_need_goes_elsewhere(start_service, hub, database_url) -> None:
     start_service("matching", database_url, HUB_MATCHING_ROUND_WINDOW_SECONDS="0.1", HUB_MATCHING_TIMER_SECONDS="0.5",
                   HUB_MATCHING_PROPOSAL_DEADLINE_SECONDS="2")

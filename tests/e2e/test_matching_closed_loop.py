@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from services.intake.resident_id import check_character
+from tests.conftest import wait_all_healthy
 from tests.integration.charity_support import STAFF, offering, registration
 
 CA = {"X-API-Key": "dev-ca-key"}
@@ -100,10 +101,9 @@ class Organisation:
 
 
 def test_offerings_reach_the_right_households_and_every_answer_closes_its_loop(start_service) -> None:
-    intake = start_service("intake")
-    ledger = start_service("ledger")
-    charity_service = start_service("charity")
-    matching = start_service("matching", **FAST)
+    intake, ledger = start_service("intake", wait=False), start_service("ledger", wait=False)
+    charity_service, matching = start_service("charity", wait=False), start_service("matching", wait=False, **FAST)
+    wait_all_healthy(intake, ledger, charity_service, matching)
     urgency_of = {"C1": 2, "C2": 5, "C3": 1, "C4": 4, "C5": 3}  # capacity 3 -> C2, C4, C5
 
     with (httpx.Client(base_url=intake.url, timeout=30) as intake_api, httpx.Client(base_url=charity_service.url, timeout=30) as charity,

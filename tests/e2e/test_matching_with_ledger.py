@@ -16,6 +16,7 @@ from bench.ledger_tools import read_until
 from contracts.department import HouseholdReported, NeedAssessed
 from contracts.hub import HouseholdStateV2, MatchProposedV2
 from contracts.topics import HOUSEHOLD_STATE, MATCHES, OFFERINGS, department_topic
+from tests.conftest import wait_all_healthy
 from tests.matching_events import accepted, fulfilled, offering_published, publish
 
 STAFF = {"X-API-Key": "dev-staff-key"}
@@ -36,9 +37,9 @@ def assessed(need: str) -> NeedAssessed:
 
 
 async def test_delivery_reaches_the_ledger_and_closes_the_need(start_service, hub) -> None:
-    start_service("intake")
-    ledger = start_service("ledger")
-    matching = start_service("matching", HUB_MATCHING_ROUND_WINDOW_SECONDS="0.1")
+    intake, ledger = start_service("intake", wait=False), start_service("ledger", wait=False)
+    matching = start_service("matching", wait=False, HUB_MATCHING_ROUND_WINDOW_SECONDS="0.1")
+    wait_all_healthy(intake, ledger, matching)
     await publish(hub, department_topic("CA"), [reported(), assessed("n1")])
     await publish(hub, OFFERINGS, [offering_published("o1", units=5, charity_id="charity-1")])
     (proposal,) = [e for e in await read_until(hub, MATCHES, lambda es: any(isinstance(e, MatchProposedV2) for e in es), timeout=30)

@@ -7,11 +7,14 @@ import time
 
 import httpx
 
+from tests.conftest import wait_all_healthy
+
 SERVICES = ("intake", "matching", "charity", "ledger")
 
 
 def test_four_services_connect_and_exchange_events(start_service) -> None:
-    running = [start_service(name) for name in SERVICES]
+    running = [start_service(name, wait=False) for name in SERVICES]
+    wait_all_healthy(*running)
 
     deadline = time.monotonic() + 60
     peers_seen: dict[str, set[str]] = {}

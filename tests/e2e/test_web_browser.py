@@ -26,6 +26,7 @@ from bench.ledger_tools import publish
 from contracts.hub import BenefitRecorded, HouseholdRecorded
 from contracts.topics import CANONICAL
 from services.ledger.identity import person_key
+from tests.conftest import wait_all_healthy
 from tests.e2e.browser import DESKTOP, Browser, chromium, needs_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,8 +76,9 @@ def create_admin(env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> None:
-    ledger, intake = start_service("ledger"), start_service("intake")
-    web = start_service("web", HUB_WEB_LEDGER_URL=ledger.url, HUB_WEB_INTAKE_URL=intake.url)
+    ledger, intake = start_service("ledger", wait=False), start_service("intake", wait=False)
+    web = start_service("web", wait=False, HUB_WEB_LEDGER_URL=ledger.url, HUB_WEB_INTAKE_URL=intake.url)
+    wait_all_healthy(ledger, intake, web)
     made = create_admin(web.env)
     assert made.returncode == 0, made.stdout + made.stderr
 
@@ -215,8 +217,9 @@ def test_a_reviewer_works_through_the_pages_in_a_browser(start_service, hub) -> 
 
 
 def test_the_pages_say_so_when_the_ledger_is_down(start_service) -> None:
-    intake = start_service("intake")
-    web = start_service("web", HUB_WEB_LEDGER_URL="http://127.0.0.1:9", HUB_WEB_INTAKE_URL=intake.url)
+    intake = start_service("intake", wait=False)
+    web = start_service("web", wait=False, HUB_WEB_LEDGER_URL="http://127.0.0.1:9", HUB_WEB_INTAKE_URL=intake.url)
+    wait_all_healthy(intake, web)
     assert create_admin(web.env).returncode == 0
     with httpx.Client(base_url=web.url, follow_redirects=False) as client:
         token = client.get("/sign-in").cookies["csrftoken"]

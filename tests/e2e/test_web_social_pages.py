@@ -32,7 +32,7 @@ from contracts.hub import HouseholdRecorded, NeedRecorded
 from contracts.topics import CANONICAL
 from kit.settings import HubSettings
 from kit.tansu import free_port
-from tests.conftest import ROOT, BrokerUnderTest, ServiceProcess
+from tests.conftest import ROOT, BrokerUnderTest, ServiceProcess, wait_all_healthy
 from tests.e2e import browser
 from tests.integration.charity_support import offering, registration
 
@@ -75,12 +75,10 @@ def running(kafka: BrokerUnderTest, tmp_path_factory: pytest.TempPathFactory) ->
     try:
         for name, extra in (("ledger", {}), ("charity", {}), ("matching", {"HUB_MATCHING_ROUND_WINDOW_SECONDS": "0.1"})):
             start(name, **extra)
-        for service in services.values():
-            service.wait_healthy(90)
-        web = start("web", HUB_WEB_LEDGER_URL=services["ledger"].url, HUB_WEB_INTAKE_URL="http://127.0.0.1:9",
-                    HUB_WEB_CHARITY_URL=services["charity"].url, HUB_WEB_MATCHING_URL=services["matching"].url,
-                    HUB_WEB_SOCIAL_SECONDS="1")
-        web.wait_healthy(90)
+        start("web", HUB_WEB_LEDGER_URL=services["ledger"].url, HUB_WEB_INTAKE_URL="http://127.0.0.1:9",
+              HUB_WEB_CHARITY_URL=services["charity"].url, HUB_WEB_MATCHING_URL=services["matching"].url,
+              HUB_WEB_SOCIAL_SECONDS="1")
+        wait_all_healthy(*services.values(), timeout=90)
         hub = Hub(services)
         fill(hub, settings)
         yield hub

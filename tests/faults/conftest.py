@@ -1,7 +1,7 @@
 """The fault suite's shared parts: its scale, the hub's services as processes, a ledger's tables
 made comparable, and the personal data sent in (for the log scan at the end).
 
-`make test` runs the bounded form (a few thousand events, a handful of kills); `make faults`
+`make test` runs the bounded form (about two thousand events, five kills); `make faults`
 sets HUB_FAULTS=full for the long one (100,000 events, at least 20 kills, longer outages)."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Scale:
 
 
 SCALE = Scale(households=14_300, kills=24, kill_every=4.0, outage=30.0, bad_inputs=2000) if FULL else \
-    Scale(households=500, kills=5, kill_every=2.5, outage=6.0, bad_inputs=150)
+    Scale(households=300, kills=5, kill_every=2.5, outage=6.0, bad_inputs=100)  # 5 kills: each service, then all four
 
 
 @pytest.fixture(scope="session")

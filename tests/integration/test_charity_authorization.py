@@ -57,12 +57,12 @@ ENDPOINTS = [
     Endpoint("POST", "/offerings/{offering}/confirm-capacity", {}, org_only()),
     Endpoint("POST", "/offerings/{offering}/withdraw", {"reason": "x"}, org_only()),
     Endpoint("GET", "/inbox", None, org_or_staff(other=200)),
-    Endpoint("GET", "/inbox/m-1", None, org_or_staff()),
-    Endpoint("POST", "/inbox/m-1/accept", None, org_only()),
-    Endpoint("POST", "/inbox/m-2/decline", {"reason_code": "no_capacity"}, org_only()),
-    Endpoint("POST", "/inbox/m-3/start", None, org_only(409)),  # reached the match: requested cannot start
-    Endpoint("POST", "/inbox/m-4/fulfil", {}, org_only(409)),
-    Endpoint("POST", "/inbox/m-5/fail", {"reason": "nobody home"}, org_only(409)),
+    Endpoint("GET", "/inbox/{m1}", None, org_or_staff()),
+    Endpoint("POST", "/inbox/{m1}/accept", None, org_only()),
+    Endpoint("POST", "/inbox/{m2}/decline", {"reason_code": "no_capacity"}, org_only()),
+    Endpoint("POST", "/inbox/{m3}/start", None, org_only(409)),  # reached the match: requested cannot start
+    Endpoint("POST", "/inbox/{m4}/fulfil", {}, org_only(409)),
+    Endpoint("POST", "/inbox/{m5}/fail", {"reason": "nobody home"}, org_only(409)),
     Endpoint("GET", "/stats/social-forces", None, staff_only()),
 ]
 
@@ -75,24 +75,35 @@ class World:
 
 
 def world(under_test: CharityUnderTest) -> World:
+    """Organisations, keys, an offering and five proposals of their own: each case gets a new
+    world, all on the module's one app and database."""
     organisation_id, own = under_test.register()
     _, other = under_test.register()
     pending, _ = under_test.register(approve=False)
     spare = under_test.client.post(f"/organisations/{organisation_id}/keys", headers=own, json={"label": "spare"}).json()["key_id"]
     offering_id = under_test.publish(own)["offering_id"]
-    for n in range(1, 6):
-        under_test.propose(offering_id, organisation_id, f"m-{n}")
+    matches = {f"m{n}": f"m-{n}-{offering_id}" for n in range(1, 6)}
+    for match_id in matches.values():
+        under_test.propose(offering_id, organisation_id, match_id)
     return World(
         under_test,
-        {"org": organisation_id, "pending": pending, "offering": offering_id, "spare_key": spare},
+        {"org": organisation_id, "pending": pending, "offering": offering_id, "spare_key": spare} | matches,
         {OWN: own, OTHER: other, DEPT: DEPARTMENT, STAFF_: STAFF, DEMO: CHARITY_DEMO, NONE: {}},
     )
 
 
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[CharityUnderTest]:
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CharityUnderTest]:
     # Access is decided before any query that differs between databases: SQLite alone here
-    # (the API tests run every endpoint on both).
+    # (the API tests run every endpoint on both). One app for the module: a new app per case
+    # took most of the matrix's time; each case makes its own organisations (`world`).
+    with charity_under_test(f"sqlite:///{tmp_path_factory.mktemp('charity') / 'charity.db'}") as under_test:
+        yield under_test
+
+
+@pytest.fixture
+def alone(tmp_path: Path) -> Iterator[CharityUnderTest]:
+    """An app and database of the test's own, for what counts every organisation's rows."""
     with charity_under_test(f"sqlite:///{tmp_path / 'charity.db'}") as under_test:
         yield under_test
 
@@ -114,15 +125,15 @@ def test_the_key_is_checked_before_the_body_is_read(fresh: CharityUnderTest, cal
     assert answer.status_code == (401 if caller == NONE else 403), answer.text
 
 
-def test_each_organisation_lists_only_its_own(fresh: CharityUnderTest) -> None:
-    setting = world(fresh)
-    other_offering = fresh.publish(setting.keys[OTHER])["offering_id"]
-    own = {o["offering_id"] for o in fresh.client.get("/offerings", headers=setting.keys[OWN]).json()}
-    other = {o["offering_id"] for o in fresh.client.get("/offerings", headers=setting.keys[OTHER]).json()}
-    every = {o["offering_id"] for o in fresh.client.get("/offerings", headers=STAFF).json()}
+def test_each_organisation_lists_only_its_own(alone: CharityUnderTest) -> None:
+    setting = world(alone)
+    other_offering = alone.publish(setting.keys[OTHER])["offering_id"]
+    own = {o["offering_id"] for o in alone.client.get("/offerings", headers=setting.keys[OWN]).json()}
+    other = {o["offering_id"] for o in alone.client.get("/offerings", headers=setting.keys[OTHER]).json()}
+    every = {o["offering_id"] for o in alone.client.get("/offerings", headers=STAFF).json()}
     assert own == {setting.ids["offering"]} and other == {other_offering} and every == own | other
-    assert fresh.client.get("/inbox", headers=setting.keys[OTHER]).json() == []
-    assert len(fresh.client.get("/inbox", headers=STAFF).json()) == 5
+    assert alone.client.get("/inbox", headers=setting.keys[OTHER]).json() == []
+    assert len(alone.client.get("/inbox", headers=STAFF).json()) == 5
 
 
 def test_unknown_and_revoked_keys_are_401(fresh: CharityUnderTest) -> None:

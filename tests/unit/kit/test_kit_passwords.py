@@ -42,6 +42,15 @@ def test_passwords_are_argon2_hashes(passwords: Passwords) -> None:
     assert passwords.verify(PASSWORD, stored) and not passwords.verify("another password", stored)
 
 
+def test_passwords_cost_argon2s_standard_unless_set_minimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_PASSWORD_HASH_COST", raising=False)  # the suite sets it minimal
+    standard = Passwords().hash(PASSWORD)
+    assert "$m=65536,t=3,p=4$" in standard
+    monkeypatch.setenv("HUB_PASSWORD_HASH_COST", "minimal")
+    cheap = Passwords()
+    assert "$m=8,t=1,p=1$" in cheap.hash("x") and cheap.verify(PASSWORD, standard)
+
+
 def test_failures_are_counted_on_the_row_until_it_locks_and_the_right_password_waits(passwords: Passwords) -> None:
     lockout, row = Lockout(after=2, duration=timedelta(minutes=15)), Row(passwords.hash(PASSWORD))
     assert attempt(passwords, lockout, row, "wrong one", NOW) == Attempt.WRONG and row.failed_attempts == 1
