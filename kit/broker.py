@@ -71,8 +71,9 @@ FETCH_MAX_WAIT_MS = 50
 # restarted one gets no partitions until then. On the embedded broker the restarted member was
 # assigned 18 s after the kill with aiokafka's 10 s session, 11 s with these (a raw consumer,
 # measured by hand). The event loop must then never stall for 6 s, or the member is
-# dropped and its batch delivered again (applied once: consumers are idempotent).
-SESSION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS = 6000, 2000
+# dropped and its batch delivered again (applied once: consumers are idempotent). Matching takes
+# this or HUB_KAFKA_SESSION_TIMEOUT_MS, whichever is shorter.
+QUICK_REJOIN_SESSION_TIMEOUT_MS = 6000
 
 
 def client_options(hub: HubSettings) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from contracts.envelope import utc_now
 from contracts.hub import MatchCancelled, MatchExpired, MatchProposedV2, NeedOverdue
 from contracts.topics import CANONICAL, HOUSEHOLD_STATE, MATCHES, OFFERINGS
 from kit.auth import ApiKeys
-from kit.broker import FETCH_MAX_WAIT_MS, HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS, undecoded
+from kit.broker import FETCH_MAX_WAIT_MS, QUICK_REJOIN_SESSION_TIMEOUT_MS, group_timeouts, undecoded
 from kit.database import migrate
 from kit.errors import StartupError
 from kit.jobs import JobRunner
@@ -58,8 +58,8 @@ def build(settings: MatchingSettings) -> tuple[ServiceRuntime, FastAPI]:
         batch_timeout_ms=20,
         decoder=undecoded,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        session_timeout_ms=SESSION_TIMEOUT_MS,  # a restarted matching reads again within seconds of a kill
-        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        # a restarted matching reads again within seconds of a kill
+        **group_timeouts(min(QUICK_REJOIN_SESSION_TIMEOUT_MS, settings.hub.kafka_session_timeout_ms)),
     )(matching.on_events)
     document_publications(runtime, MATCHES, MatchProposedV2, MatchCancelled, MatchExpired, NeedOverdue)
     runtime.on_start.append(matching.start)
