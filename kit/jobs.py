@@ -9,13 +9,16 @@ background indexer or the ledger's rebuild could be others.
 Worker processes are started with `spawn` (a fork of a process running an event loop, threads
 and a database pool is unsafe) and only when the first job runs, so a service that never needs
 one pays nothing. `stop()` waits for running jobs to end and then ends the workers; it is
-meant for the service's stop hooks.
+meant for the service's stop hooks. A worker whose service is killed (SIGKILL, OOM) ends itself
+within a second: nothing else would end it, as it waits on a queue that other workers keep open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -90,7 +93,10 @@ class JobRunner:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_end_with_service, initargs=(os.getpid(),),
+            )
         return self._pool
 
     async def warm_up(self) -> None:
@@ -108,3 +114,14 @@ class JobRunner:
 
 def _nothing() -> None:
     return None
+
+
+def _end_with_service(service_pid: int) -> None:
+    """In each worker: exit once the service that started it is gone (the worker is re-parented)."""
+
+    def watch() -> None:
+        while os.getppid() == service_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="end-with-service", daemon=True).start()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -70,3 +73,44 @@ def test_only_module_level_functions_can_be_jobs() -> None:
 
     with pytest.raises(ValueError, match="module-level"):
         JobRunner().register("local", local)
+
+
+SERVICE_WITH_A_WORKER = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+from kit.jobs import JobRunner
+from tests.unit.kit.test_jobs import pid_of_worker
+
+async def main():
+    jobs = JobRunner()
+    jobs.register("double", pid_of_worker)
+    pid, _ = await jobs.run("double", 1)
+    print(pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting for its new parent counts as gone
+        return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_a_worker_ends_when_its_service_is_killed() -> None:
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    service = subprocess.Popen([sys.executable, "-c", SERVICE_WITH_A_WORKER, root], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(service.stdout.readline())  # type: ignore[union-attr]
+        assert alive(worker)
+    finally:
+        service.send_signal(signal.SIGKILL)
+        service.wait()
+    deadline = time.monotonic() + 10
+    while alive(worker):
+        assert time.monotonic() < deadline, f"worker {worker} outlived its killed service"
+        time.sleep(0.1)
