@@ -10,6 +10,7 @@ import asyncio
 import random
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -30,6 +31,14 @@ TARGETS = (*((name,) for name in SERVICES), SERVICES)
 # Matching waits up to this long after a start for its topics' backlog before its first round
 # (120 s by default); a restarted matching has little to catch up with.
 SETTINGS = {"matching": {"HUB_MATCHING_CATCH_UP_SECONDS": "10"}}
+
+
+def without_withdrawals(year: Year) -> Year:
+    """A department's withdrawal of a need races matching's proposal of it by wall time, which two
+    runs never share: played as fast as it goes, a withdrawal dated months after its need arrives
+    before the need is proposed; played slowly, after the need was delivered. The compared runs
+    leave withdrawals out (the simulation's own test plays them)."""
+    return replace(year, events=[e for e in year.events if e.event_type != "need.withdrawn"])
 
 
 def charity_plan(year: Year) -> CharityPlan:
@@ -92,7 +101,7 @@ async def both(calm: HubProcesses, stormy: HubProcesses, year: Year, plan: Chari
 
 def test_the_hub_after_kills_equals_the_hub_of_an_uninterrupted_run(hub_processes, sent_in) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    year = plan_year(SCALE.households, SEED)
+    year = without_withdrawals(plan_year(SCALE.households, SEED))
     plan = charity_plan(year)
     sent_in.add_year(year)
 
