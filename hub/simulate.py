@@ -39,7 +39,7 @@ from rich.table import Table
 
 from contracts.topics import ALERTS, CANONICAL, IDENTITY_REVIEWS, MATCHES, REJECTIONS, department_topic
 from hub.simulate_charity import MET_SHARE, CharityPlan, CharityTally, MatchLog, needs_by_category, plan_charities
-from hub.simulate_organisations import Endpoints, Organisations, StageError, matching_idle
+from hub.simulate_organisations import Endpoints, Organisations, StageError, matching_idle, with_retries
 from hub.simulate_year import ACCEPTED, ASSISTED_HOUSEHOLDS, Overlap, Planned, Year, plan_year
 from kit.broker import client_options, ensure_topics, make_producer
 from kit.settings import DEFAULT_PORTS, HubSettings
@@ -297,22 +297,16 @@ class HttpDepartment:
                     self.held.add(result.get("event_id", ""))
 
     async def _post(self, body: bytes) -> dict[str, Any]:
-        deadline = time.monotonic() + self.retry_for
-        pause = 0.2
-        while True:
-            try:
-                response = await self.client.post("/events", content=body, headers={"X-API-Key": self.key, "Content-Type": "application/json"})
-                if response.status_code == 200:
-                    return response.json()
-                self.answers[f"http {response.status_code}"] += 1
-                if response.status_code < 500 and response.status_code != 429:
-                    raise SimulationError(f"intake answered {self.department}'s batch with {response.status_code}: {response.text[:300]}")
-            except httpx.TransportError:
-                self.answers["http not answering (retried)"] += 1
-            if time.monotonic() > deadline:
-                raise SimulationError(f"intake did not take {self.department}'s batch for {self.retry_for:.0f} s")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 2.0)
+        response = await with_retries(
+            lambda: self.client.post("/events", content=body, headers={"X-API-Key": self.key, "Content-Type": "application/json"}),
+            self.retry_for, retry=lambda r: r.status_code >= 500 or r.status_code == 429, noted=lambda what: self.answers.update([what]),
+        )
+        if response is None:
+            raise SimulationError(f"intake did not take {self.department}'s batch for {self.retry_for:.0f} s")
+        if response.status_code != 200:
+            self.answers[f"http {response.status_code}"] += 1
+            raise SimulationError(f"intake answered {self.department}'s batch with {response.status_code}: {response.text[:300]}")
+        return response.json()
 
 
 class SimulationError(RuntimeError):

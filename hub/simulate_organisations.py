@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,28 @@ class Endpoints:
     patience: float  # seconds a service may not answer before the stage gives up on it
 
 
+async def with_retries(
+    send: Callable[[], Awaitable[httpx.Response]], patience: float, retry: Callable[[httpx.Response], bool],
+    noted: Callable[[str], None] = lambda _: None,
+) -> httpx.Response | None:
+    """`send()` again, pausing 0.2 s doubling to 2 s, while the service does not answer or answers
+    what `retry` says to try again; the first other answer, or None after `patience` seconds.
+    `noted` hears of each try that is retried ("http 503", "http not answering (retried)")."""
+    deadline, pause = time.monotonic() + patience, 0.2
+    while True:
+        try:
+            response = await send()
+            if not retry(response):
+                return response
+            noted(f"http {response.status_code}")
+        except httpx.TransportError:
+            noted("http not answering (retried)")
+        if time.monotonic() > deadline:
+            return None
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
 class Organisations:
     def __init__(self, plan: CharityPlan, endpoints: Endpoints, log: MatchLog, tally: CharityTally) -> None:
         self.plan, self.endpoints, self.log, self.tally = plan, endpoints, log, tally
@@ -54,20 +76,13 @@ class Organisations:
 
     # --- calls, retried while a service does not answer ----------------------------------------------
 
-    async def call(self, method: str, url: str, key: str, body: Any = None, ok: tuple[int, ...] = (200, 201)) -> httpx.Response:
-        """The answer, once the service gives one that is not a 5xx; a 4xx outside `ok` is returned too."""
-        deadline, pause = time.monotonic() + self.endpoints.patience, 0.2
-        while True:
-            try:
-                response = await self.client.request(method, url, json=body, headers={"X-API-Key": key})
-                if response.status_code < 500:
-                    return response
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise StageError(f"{method} {url} not answered for {self.endpoints.patience:.0f} s")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 2.0)
+    async def call(self, method: str, url: str, key: str, body: Any = None) -> httpx.Response:
+        """The answer, once the service gives one that is not a 5xx (a 4xx is returned too)."""
+        response = await with_retries(lambda: self.client.request(method, url, json=body, headers={"X-API-Key": key}),
+                                      self.endpoints.patience, retry=lambda r: r.status_code >= 500)
+        if response is None:
+            raise StageError(f"{method} {url} not answered for {self.endpoints.patience:.0f} s")
+        return response
 
     async def expect(self, method: str, url: str, key: str, body: Any = None) -> Any:
         response = await self.call(method, url, key, body)
@@ -119,7 +134,7 @@ class Organisations:
         for match_id in sorted(set(self.log.proposed) - set(self.tally.states)):
             organisation, _ = self.offered[self.log.proposed[match_id]]
             key = self.keys[organisation.credit_code]
-            response = await self.call("GET", f"{self.endpoints.charity}/inbox/{match_id}", key, ok=(200, 404))
+            response = await self.call("GET", f"{self.endpoints.charity}/inbox/{match_id}", key)
             if response.status_code == 200:
                 await self.settle(response.json(), key)
 
@@ -141,7 +156,7 @@ class Organisations:
                 return
             body = {"decline": {"reason_code": drawn.reason_code, "reason": drawn.reason}, "fail": {"reason": drawn.reason},
                     "fulfil": {"delivered_on": offering.valid_from.isoformat()}}.get(step)
-            response = await self.call("POST", f"{url}/{step}", key, body, ok=(200, 409))
+            response = await self.call("POST", f"{url}/{step}", key, body)
             if response.status_code == 200:
                 match = response.json()
             elif response.status_code == 409:  # answered already (a repeat after a doubt) or closed meanwhile
@@ -181,8 +196,7 @@ class Organisations:
         deadline = time.monotonic() + self.endpoints.patience
         while by_household and time.monotonic() < deadline:
             for household, wanted in list(by_household.items()):
-                response = await self.call("GET", f"{self.endpoints.ledger}/review/households/{household}", self.endpoints.staff_key,
-                                           ok=(200, 404))
+                response = await self.call("GET", f"{self.endpoints.ledger}/review/households/{household}", self.endpoints.staff_key)
                 if response.status_code == 200:
                     shown = {b.get("benefit_id") for b in response.json().get("benefits", [])}
                     self.tally.in_ledger |= {m for m in wanted if f"M:{m}" in shown}
@@ -192,7 +206,7 @@ class Organisations:
                 await asyncio.sleep(1.0)
 
     async def read_unmet(self) -> None:
-        response = await self.call("GET", f"{self.endpoints.matching}/reports/unmet-needs", self.endpoints.staff_key, ok=(200,))
+        response = await self.call("GET", f"{self.endpoints.matching}/reports/unmet-needs", self.endpoints.staff_key)
         if response.status_code != 200:
             self.tally.errors.append(f"matching's unmet-needs report answered {response.status_code}")
             return
