@@ -405,8 +405,9 @@ class _Planner:
             second = self.grant("UNION", household, served("UNION", start + 10), "UNION_HARDSHIP", person=head, amount_fen=100_000, days=30)
             pair = (expenditure, second)
         elif rule == "R-ONCE-TEMPORARY-90D":
-            first = self.grant("CA", household, day - 30, "TEMPORARY", person=None, amount_fen=100_000, days=1)
-            second = self.grant("CA", household, day, "TEMPORARY", person=None, amount_fen=100_000, days=1)
+            earlier = max(day - 30, start)  # never before the household is reported (day 0 at the earliest)
+            first = self.grant("CA", household, earlier, "TEMPORARY", person=None, amount_fen=100_000, days=1)
+            second = self.grant("CA", household, earlier + 30, "TEMPORARY", person=None, amount_fen=100_000, days=1)
             pair = (first, second)
         else:  # R-ONCE-EDUCATION-120D: a pupil paid twice for one term by two offices
             pupil = next(p for p in household.members if p.relation == "child")
