@@ -391,3 +391,72 @@ def among(column: sa.ColumnElement[Any], values: Collection[Any], dialect: str) 
         return column == sa.any_(sa.literal(list(values), ARRAY(column.type)))
     members = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.literal(orjson.dumps(list(values)).decode())))
     return column.in_(members)
+
+
+_Compiled = tuple[str, dict[str, Any], tuple[str, ...] | None, list[tuple[str, Callable[[Any], Any] | None]]]
+
+
+class DriverQuery:
+    """A SELECT on a hot read path run through the database driver itself: compiled once per
+    dialect, its rows as dicts ready for orjson, without SQLAlchemy building, caching and
+    processing the statement and every value on each call (measured on an inbox page of 20
+    entries on SQLite: 1,140 µs of CPU through SQLAlchemy Core, most of it parsing stored times
+    into datetimes that orjson then wrote back as text).
+
+    Values come as the API shows them: times in UTC as orjson writes them
+    ('2026-01-02T03:04:05.000006+00:00', the fraction only if nonzero), days as '2026-01-02',
+    JSON columns parsed (by orjson on SQLite, by the driver on PostgreSQL).
+    Parameters are named bind parameters of the query (`sa.bindparam`), LIMIT and OFFSET too; no
+    expanding IN lists (write `or_` of comparisons)."""
+
+    def __init__(self, query: sa.Select[Any]) -> None:
+        self.query = query
+        self._compiled: dict[str, _Compiled] = {}
+
+    def rows(self, connection: Connection, **parameters: Any) -> list[dict[str, Any]]:
+        sql, defaults, order, columns = self._compiled.get(connection.dialect.name) or self._compile(connection.dialect)
+        given = defaults | parameters
+        bound: Any = [given[name] for name in order] if order is not None else given
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, bound)
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        names = [name for name, _ in columns]
+        shown = [dict(zip(names, row)) for row in found]
+        for name, convert in columns:
+            if convert is not None:
+                for row in shown:
+                    if row[name] is not None:
+                        row[name] = convert(row[name])
+        return shown
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.query.compile(dialect=dialect)
+        defaults = {name: value for name, value in compiled.params.items() if value is not None}  # literals in the query
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+        columns = [(str(column.name), _shown_value(column.type, dialect.name)) for column in self.query.selected_columns]  # plain str: orjson takes no subclass as a key
+        self._compiled[dialect.name] = (str(compiled), defaults, order, columns)
+        return self._compiled[dialect.name]
+
+
+def _shown_value(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
+    """How a driver's value of this column type becomes what the API shows (None: as it comes)."""
+    if isinstance(kind, (sa.DateTime, UTCDateTime)):
+        return _sqlite_time_shown if dialect == "sqlite" else _time_shown
+    if isinstance(kind, sa.JSON):
+        return orjson.loads if dialect == "sqlite" else None
+    if isinstance(kind, sa.Boolean) and dialect == "sqlite":
+        return bool
+    return None
+
+
+def _sqlite_time_shown(stored: str) -> str:
+    """'2026-01-02 03:04:05.000006' (UTC, as `_utc_text` writes it) -> '2026-01-02T03:04:05.000006+00:00'."""
+    fraction = stored[19:]
+    return f"{stored[:10]}T{stored[11:19]}{'' if fraction in ('', '.000000') else fraction}+00:00"
+
+
+def _time_shown(value: datetime) -> datetime:
+    return value if value.utcoffset() is not None and not value.utcoffset() else value.astimezone(UTC)

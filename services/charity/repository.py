@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
-from kit.database import among
+from kit.database import DriverQuery, among, insert_rows
 
 
 class Organisation(SQLModel, table=True):
@@ -144,6 +145,12 @@ class CharityRepository:
             connection.execute(sa.update(_ORG).where(sa.false()).values(status=_ORG.c.status))
         return connection.dialect.name
 
+    def add_offering(self, offering: Offering) -> None:
+        """A new offering's row, written through the driver in the session's transaction: the ORM's
+        flush of one new row cost a third of a publication's CPU (measured: 936 -> 620 µs on SQLite)."""
+        table = Offering.__table__  # type: ignore[attr-defined]
+        insert_rows(self.session.connection(), table, [{column.name: getattr(offering, column.name) for column in table.columns}])
+
     # --- organisations and keys ---------------------------------------------------------------
 
     def organisation(self, organisation_id: str) -> Organisation | None:
@@ -249,7 +256,7 @@ def area_serves(districts: list[str], subdistricts: list[str], district: str) ->
     return district in districts or any(s.startswith(district) for s in subdistricts)
 
 
-# --- reads on the hot paths: Core rows, no ORM objects (a fifth of the cost per request) -----------
+# --- reads on the hot paths: straight through the driver (kit.database.DriverQuery), no ORM objects ---
 
 _ORG = Organisation.__table__  # type: ignore[attr-defined]
 _KEY = OrganisationKey.__table__  # type: ignore[attr-defined]
@@ -258,51 +265,69 @@ _MATCH = MatchEntry.__table__  # type: ignore[attr-defined]
 MATCH_SHOWN = [c for c in _MATCH.c if c.name not in ("household_id", "organisation_id", "correlation_id", "priority")]
 
 
-def key_holder(connection: sa.Connection, sha256: str) -> sa.Row[Any] | None:
-    """(organisation_id, status, key_id) of the live key with this digest; a revoked key matches nothing."""
-    query = (
-        sa.select(_ORG.c.organisation_id, _ORG.c.status, _KEY.c.key_id)
-        .join_from(_KEY, _ORG, _KEY.c.organisation_id == _ORG.c.organisation_id)
-        .where(_KEY.c.sha256 == sha256, _KEY.c.revoked_at.is_(None))
-    )
-    return connection.execute(query).first()
+def key_holder(connection: sa.Connection, sha256: str) -> dict[str, Any] | None:
+    """{organisation_id, status, key_id} of the live key with this digest; a revoked key matches nothing."""
+    found = _KEY_HOLDER.rows(connection, sha256=sha256)
+    return found[0] if found else None
+
+
+_KEY_HOLDER = DriverQuery(
+    sa.select(_ORG.c.organisation_id, _ORG.c.status, _KEY.c.key_id)
+    .join_from(_KEY, _ORG, _KEY.c.organisation_id == _ORG.c.organisation_id)
+    .where(_KEY.c.sha256 == sa.bindparam("sha256"), _KEY.c.revoked_at.is_(None))
+)
 
 
 def inbox_rows(connection: sa.Connection, organisation_id: str | None, state: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
     """Inbox entries as shown to an organisation: never the household id."""
+    query = _inbox_query(organisation_id is not None, state is not None)
+    return query.rows(connection, organisation_id=organisation_id, state=state, limit=limit, offset=offset)
+
+
+@lru_cache(maxsize=None)
+def _inbox_query(of_organisation: bool, in_state: bool) -> DriverQuery:
     query = sa.select(*MATCH_SHOWN)
-    if organisation_id is not None:
-        query = query.where(_MATCH.c.organisation_id == organisation_id)
-    if state is not None:
-        query = query.where(_MATCH.c.state == state)
-    query = query.order_by(_MATCH.c.proposed_at.desc(), _MATCH.c.match_id).offset(offset).limit(limit)
-    return [dict(row._mapping) for row in connection.execute(query)]
+    if of_organisation:
+        query = query.where(_MATCH.c.organisation_id == sa.bindparam("organisation_id"))
+    if in_state:
+        query = query.where(_MATCH.c.state == sa.bindparam("state"))
+    query = query.order_by(_MATCH.c.proposed_at.desc(), _MATCH.c.match_id)
+    return DriverQuery(query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
 
 
 def offering_rows(connection: sa.Connection, filters: OfferingFilter) -> list[dict[str, Any]]:
-    """Offerings as OfferingOut shows them (service area nested), newest first."""
-    t = _OFFERING
-    query = sa.select(t)
-    if filters.organisation_id is not None:
-        query = query.where(t.c.organisation_id == filters.organisation_id)
-    if filters.category is not None:
-        query = query.where(t.c.category == filters.category)
-    if filters.status is not None:
-        query = query.where(t.c.status == filters.status)
-    if filters.closed is True:
-        query = query.where(t.c.status.in_(["closed", "withdrawn"]))
-    elif filters.closed is False:
-        query = query.where(t.c.status.in_(["open", "stale"]))
-    query = query.order_by(t.c.created_at.desc(), t.c.offering_id)
-    if filters.district is None:
-        query = query.offset(filters.offset).limit(filters.limit)
+    """Offerings as OfferingOut shows them (service area nested), newest first. A district is
+    matched in Python (an area is JSON lists), so with one every candidate is read and paged here."""
+    paged = filters.district is None
+    query = _offerings_query(filters.organisation_id is not None, filters.category is not None, filters.status is not None,
+                             filters.closed, paged)
+    found = query.rows(connection, organisation_id=filters.organisation_id, category=filters.category, status=filters.status,
+                       limit=filters.limit, offset=filters.offset)
     rows = []
-    for row in connection.execute(query):
-        shown = dict(row._mapping)
+    for shown in found:
         districts, subdistricts = shown.pop("districts"), shown.pop("subdistricts")
-        if filters.district is not None and not area_serves(districts, subdistricts, filters.district):
+        if not paged and not area_serves(districts, subdistricts, filters.district):  # type: ignore[arg-type]
             continue
         shown["service_area"] = {"districts": districts, "subdistricts": subdistricts}
         shown["quantity_promised"] = None
         rows.append(shown)
-    return rows if filters.district is None else rows[filters.offset : filters.offset + filters.limit]
+    return rows if paged else rows[filters.offset : filters.offset + filters.limit]
+
+
+@lru_cache(maxsize=None)
+def _offerings_query(of_organisation: bool, in_category: bool, in_status: bool, closed: bool | None, paged: bool) -> DriverQuery:
+    t = _OFFERING
+    query = sa.select(t)
+    if of_organisation:
+        query = query.where(t.c.organisation_id == sa.bindparam("organisation_id"))
+    if in_category:
+        query = query.where(t.c.category == sa.bindparam("category"))
+    if in_status:
+        query = query.where(t.c.status == sa.bindparam("status"))
+    if closed is not None:
+        states = ("closed", "withdrawn") if closed else ("open", "stale")
+        query = query.where(sa.or_(*(t.c.status == state for state in states)))
+    query = query.order_by(t.c.created_at.desc(), t.c.offering_id)
+    if paged:
+        query = query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+    return DriverQuery(query)

@@ -274,8 +274,8 @@ def _key_holder(charity: Charity, digest: str) -> Caller | None:
         found = key_holder(connection, digest)
     if found is None:
         return None
-    return Caller(id=f"{found.organisation_id}/{found.key_id}", role="organisation",
-                  organisation_id=found.organisation_id, organisation_status=found.status)
+    return Caller(id=f"{found['organisation_id']}/{found['key_id']}", role="organisation",
+                  organisation_id=found["organisation_id"], organisation_status=found["status"])
 
 
 # --- offerings -------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def create_offering(charity: Charity, caller: Caller, given: OfferingInput) -> O
     )
     published = OfferingPublishedV2(source=SOURCE, data=offering_data(offering))  # made before the write turn: it is short
     with charity.unit_of_work() as unit:
-        unit.session.add(offering)
+        CharityRepository(unit.session).add_offering(offering)
         _emit_offering(unit, published, offering)
         unit.commit()
     charity.published()

@@ -143,3 +143,45 @@ def test_rows_inserted_in_bulk_read_back_as_written(databases) -> None:  # type:
         assert stored == rows
     finally:
         engine.dispose()
+
+
+def test_a_driver_query_shows_what_sqlalchemy_reads_written_as_json(database_url: str) -> None:
+    """DriverQuery skips SQLAlchemy's statement building and value processing: its rows, written by
+    orjson, must be byte for byte what SQLAlchemy's own rows give (aware times in UTC, with and
+    without a fraction; days; JSON; booleans; NULLs), with bound filters, LIMIT/OFFSET and literals."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    import orjson
+    from sqlmodel.sql.sqltypes import UTCDateTime
+
+    from kit.database import DriverQuery
+
+    engine = make_engine(database_url)
+    table = sa.Table(
+        "shown", sa.MetaData(), sa.Column("id", sa.String(8), primary_key=True), sa.Column("at", UTCDateTime()),
+        sa.Column("day", sa.Date), sa.Column("area", sa.JSON), sa.Column("flag", sa.Boolean), sa.Column("kind", sa.String(8)),
+        sa.Column("count", sa.Integer),
+    )
+    table.metadata.create_all(engine)
+    plus8 = timezone(timedelta(hours=8))
+    rows = [
+        {"id": "a", "at": datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "day": date(2026, 1, 2), "area": {"districts": ["310104"]},
+         "flag": True, "kind": "open", "count": 3},
+        {"id": "b", "at": datetime(2026, 1, 2, 11, 4, 5, tzinfo=plus8), "day": None, "area": [], "flag": False, "kind": "stale", "count": None},
+        {"id": "c", "at": None, "day": date(2026, 12, 31), "area": None, "flag": None, "kind": "closed", "count": 0},
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(table.insert(), rows)
+        query = (sa.select(table).where(sa.or_(table.c.kind == "open", table.c.kind == sa.bindparam("kind")))
+                 .order_by(table.c.id).limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+        shown = DriverQuery(query)
+        for kind, limit, offset in (("stale", 10, 0), ("closed", 1, 1), ("nothing", 5, 0)):
+            parameters = {"kind": kind, "limit": limit, "offset": offset}
+            with engine.connect() as connection:
+                expected = [{str(k): v for k, v in row._mapping.items()} for row in connection.execute(query, parameters)]
+                assert orjson.dumps(shown.rows(connection, **parameters)) == orjson.dumps(expected)
+        with engine.connect() as connection:
+            assert [row["id"] for row in shown.rows(connection, kind="stale", limit=10, offset=0)] == ["a", "b"]
+    finally:
+        engine.dispose()
