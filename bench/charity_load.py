@@ -11,6 +11,7 @@ Printed: requests per second reached, p50 and p99 latency per operation, errors,
 service's and the load generator's CPU per request.
 
     python -m bench.charity_load --clients 100 --duration 60 --rate 500
+    python -m bench.charity_load --database postgresql   # a new database on the local server
     python -m bench.charity_load --database-url postgresql+psycopg://postgres@127.0.0.1/charity_load
     python -m bench.charity_load --instances 2     # two processes of the service on one database, clients spread over them
 
@@ -33,6 +34,7 @@ from pathlib import Path
 from bench.charity_tools import metric, offering_body, proposals, seed_organisations, start_charity
 from bench.http_load import Load, Request, health, measure, percentile
 from bench.intake_throughput import cpu_time
+from bench.ledger_apply import new_database
 from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds
 from bench.results import emit, emit_ceiling
@@ -131,10 +133,14 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second all clients together aim at; 0 = unpaced")
     parser.add_argument("--per-inbox", type=int, default=20, help="proposals filed in each inbox beforehand")
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="sqlite: a file in a temporary folder; postgresql: a new database on 127.0.0.1:5432")
+    parser.add_argument("--database-url", default=None, help="this database instead (it must exist)")
     parser.add_argument("--processes", type=int, default=0, help="load generator processes (default: one per core)")
     parser.add_argument("--instances", type=int, default=1, help="service processes on the one database (default 1)")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0, help="seconds of /health load before (default 10)")
     arguments = parser.parse_args()
+    if arguments.database_url is None and arguments.database == "postgresql":
+        arguments.database_url = new_database("postgresql", None)
     asyncio.run(main(arguments.clients, arguments.duration, arguments.rate, arguments.database_url, arguments.per_inbox,
                      arguments.processes, arguments.ceiling_seconds, arguments.instances))

@@ -130,8 +130,10 @@ BENCHMARKS: list[Benchmark] = [
     # its branch; skipped where the module is not there) is printed but not read into the table yet.
     Benchmark("charity inbox intake", "bench.charity_intake", ["--events", "100000", "--organisations", "2000"],
               ["--events", "2000", "--organisations", "100"]),
-    Benchmark("charity HTTP load", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500"],
+    Benchmark("charity HTTP load, SQLite", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500"],
               ["--clients", "10", "--duration", "10", "--rate", "50"]),
+    Benchmark("charity HTTP load, PostgreSQL", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500", "--database", "postgresql"],
+              ["--clients", "10", "--duration", "10", "--rate", "50", "--database", "postgresql"]),
     Benchmark("matching round at city scale", "bench.matching_round", [], ["--needs", "2000", "--offerings", "200", "--units", "1200"]),
     Benchmark("matching under new needs", "bench.matching_incremental", [],
               ["--needs", "2000", "--offerings", "200", "--units", "1200", "--new", "50", "--rate", "20"]),
