@@ -26,6 +26,7 @@ from bench.intake_events import EventFactory
 from bench.intake_throughput import wait_healthy
 from bench.machine import describe, reference_seconds
 from bench.matching_incremental import offering_event, percentile, publish, read_proposals, wait_settled
+from bench.results import emit
 from contracts.catalogue import Category
 from contracts.hub import OfferingDataV2
 from contracts.topics import MATCHES, OFFERINGS
@@ -110,6 +111,8 @@ async def run(args: argparse.Namespace, hub: HubSettings, work: Path) -> None:
         if latencies:
             print(f"POST /events (intake) -> match.proposed on hub.matches.v1: p50 {1000 * statistics.median(latencies):.0f} ms, "
                   f"p99 {1000 * percentile(latencies, 0.99):.0f} ms, max {1000 * max(latencies):.0f} ms")
+            emit("matching end to end: need posted to intake -> match.proposed, p99", 1000 * percentile(latencies, 0.99), "ms", "",
+                 "kafka_round_trip")
         print(describe(before, after))
         load = os.getloadavg()
         print(f"load average (1, 5, 15 min) at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} cores")

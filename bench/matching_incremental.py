@@ -35,6 +35,7 @@ from bench.intake_throughput import wait_healthy
 from bench.ledger_tools import producer
 from bench.machine import describe, reference_seconds
 from bench.matching_data import TODAY, pool
+from bench.results import emit
 from contracts.catalogue import Category
 from contracts.hub import HouseholdStateV2, NeedRecorded, OfferingDataV2, OfferingPublishedV2
 from contracts.topics import CANONICAL, HOUSEHOLD_STATE, MATCHES, OFFERINGS, Topic
@@ -244,8 +245,10 @@ async def run(args: argparse.Namespace, hub: HubSettings, work: Path) -> None:
         if latencies:
             print(f"need.recorded -> match.proposed: p50 {1000 * statistics.median(latencies):.0f} ms, "
                   f"p99 {1000 * percentile(latencies, 0.99):.0f} ms, max {1000 * max(latencies):.0f} ms (target p99 < 2000 ms)")
+            emit("matching: new need (need.recorded) -> match.proposed, p99", 1000 * percentile(latencies, 0.99), "ms", "< 2000", "kafka_round_trip")
         print(f"rounds during the stream: {after_rounds['rounds'] - first['rounds']}; last: {after_rounds['last']}")
         print(f"matching's peak resident memory: {resident_mb(process.pid):,.0f} MB")
+        emit("matching: the service's peak resident memory under new needs", resident_mb(process.pid), "MB")
         print(describe(before, after))
         print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()[0]:.1f}, {os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores")
         print("shared machine (2 cores, other workers running); the broker, the service and this bench share them")

@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.machine import describe, reference_seconds
 from bench.matching_data import TODAY, pool
+from bench.results import emit
 from services.matching.candidates import RoundInput, generate, need_arrays, offering_arrays
 from services.matching.priority import load_weights
 from services.matching.solver import greedy, solve
@@ -71,6 +72,10 @@ def main() -> None:
     print(f"greedy:  {len(baseline):,} proposals, total priority {baseline.total:,}")
     print(f"optimal - greedy: {gain:+,} points ({100 * gain / baseline.total:+.2f}%), {len(optimum) - len(baseline):+,} proposals")
     print(f"peak resident memory: {peak:,.0f} MB (of which the synthetic pool's objects: {rss_data:,.0f} MB)")
+    emit(f"matching: one round over {len(needs):,} needs and {len(offerings):,} offerings (candidates + solve), wall",
+         candidates_s + solve_s, "s", "< 5")
+    emit("matching: the optimum's total priority over greedy's on the same candidates", 100 * gain / baseline.total, "%", "> 0")
+    emit("matching: peak resident memory of the round", peak, "MB")
     print(describe(before, after))
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()[0]:.1f}, {os.getloadavg()[1]:.1f}, {os.getloadavg()[2]:.1f} on {os.cpu_count()} cores")
     print("shared machine (2 cores, other workers running): figures vary from run to run")

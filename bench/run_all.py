@@ -126,8 +126,7 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("identity quality", "bench.identity_quality", ["--persons", "20000", "--seed", "7"], ["--persons", "2000", "--seed", "7"],
               read_identity_quality),
     Benchmark("a Shanghai year through intake and the ledger", "bench.year", ["--households", "200000"], ["--households", "1000"]),
-    # Charity emits its figures (bench.results) with ceilings it measures in the same run. Matching (from
-    # its branch; skipped where the module is not there) is printed but not read into the table yet.
+    # Charity and matching emit their figures (bench.results); charity with ceilings it measures in the same run.
     Benchmark("charity inbox intake", "bench.charity_intake", ["--events", "100000", "--organisations", "2000"],
               ["--events", "2000", "--organisations", "100"]),
     Benchmark("charity HTTP load, SQLite", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500"],
