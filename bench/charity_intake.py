@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from bench.charity_tools import metric, proposals, seed_organisations, start_charity
+from bench.charity_tools import bench_hub, metric, proposals, seed_organisations, start_charity
 from aiokafka import AIOKafkaConsumer
 
 from bench.intake_throughput import Rate, cpu_time
@@ -33,7 +31,6 @@ from bench.results import emit, emit_ceiling
 from contracts.hub import MatchProposedV2
 from contracts.topics import MATCHES, Topic
 from kit.settings import HubSettings
-from kit.tansu import EmbeddedBroker
 
 
 CEILING = Topic("ceiling.matches", "the same events, for the raw consume rate")
@@ -59,10 +56,7 @@ async def raw_consume_rate(hub: HubSettings, events: list[MatchProposedV2]) -> R
 
 
 async def main(count: int, organisations: int, database_url: str | None, skip_ceiling: bool) -> None:
-    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
-    broker = None if external else EmbeddedBroker().start()
-    bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
-    hub = HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=bool(external), topic_namespace=f"cb{uuid.uuid4().hex[:6]}.")
+    broker, hub = bench_hub("cb")
     work = Path(tempfile.mkdtemp(prefix="charity-intake-bench-"))
     url_db = database_url or f"sqlite:///{work / 'charity.db'}"
     try:

@@ -27,11 +27,10 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from functools import partial
 from pathlib import Path
 
-from bench.charity_tools import metric, offering_body, proposals, seed_organisations, start_charity
+from bench.charity_tools import bench_hub, metric, offering_body, proposals, seed_organisations, start_charity
 from bench.http_load import Load, Request, health, measure, percentile
 from bench.intake_throughput import cpu_time
 from bench.ledger_apply import new_database
@@ -39,8 +38,6 @@ from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds
 from bench.results import emit, emit_ceiling
 from contracts.topics import MATCHES
-from kit.settings import HubSettings
-from kit.tansu import EmbeddedBroker
 
 OPERATIONS = ("create offering", "list offerings", "read inbox")
 
@@ -78,10 +75,7 @@ def report(title: str, load: Load, service_cpu: float) -> None:
 
 async def main(clients: int, duration: float, rate: float, database_url: str | None, per_inbox: int, processes: int, ceiling_seconds: float,
                instances: int) -> None:
-    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
-    broker = None if external else EmbeddedBroker().start()
-    bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
-    hub = HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=bool(external), topic_namespace=f"cl{uuid.uuid4().hex[:6]}.")
+    broker, hub = bench_hub("cl")
     work = Path(tempfile.mkdtemp(prefix="charity-load-bench-"))
     url_db = database_url or f"sqlite:///{work / 'charity.db'}"
     database = url_db.split(":")[0].split("+")[0]
