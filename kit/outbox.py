@@ -272,16 +272,20 @@ class OutboxRelay:
                     break
                 connection.commit()
 
-    def run_in_background(self, interval: float = 1.0) -> None:
-        self._task = asyncio.create_task(self._run(interval), name="outbox-relay")
+    def run_in_background(self, interval: float = 1.0, linger: float = 0.0) -> None:
+        """Publish every `interval` seconds, and when woken: then after `linger` seconds, so that
+        the commits of that while go out in one publication."""
+        self._task = asyncio.create_task(self._run(interval, linger), name="outbox-relay")
 
     def wake(self) -> None:
         """Rows were committed: publish them now, not at the next interval. The caller goes on
         with its next batch while the broker acknowledges this one."""
         self._wake.set()
 
-    async def _run(self, interval: float) -> None:
+    async def _run(self, interval: float, linger: float) -> None:
         while True:
+            if linger and self._wake.is_set():
+                await asyncio.sleep(linger)
             self._wake.clear()
             try:
                 await self.flush()

@@ -103,7 +103,7 @@ class ServiceRuntime:
                 f"broker at {self.settings.hub.kafka_bootstrap} refused the connection ({type(error).__name__}); "
                 "check HUB_KAFKA_BOOTSTRAP"
             ) from None
-        self.relay.run_in_background()
+        self.relay.run_in_background(linger=self.settings.outbox_linger_ms / 1000)
         for hook in self.on_start:
             await hook()
         await self._announce()

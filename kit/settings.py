@@ -77,6 +77,10 @@ class ServiceSettings(BaseSettings):
     service: str = ""
     http_port: int = Field(0, ge=0, le=65535, description="0 = the service's default port")
     database_url: str | None = Field(None, description="SQLAlchemy URL; unset = SQLite under the data folder")
+    outbox_linger_ms: float = Field(
+        0.0, ge=0, le=1000, description="After a commit wakes the outbox relay, wait this long for more rows before publishing: "
+        "fewer, larger publications for a service that commits one small event per request",
+    )
     hub: HubSettings = Field(default_factory=HubSettings)
 
     def port(self) -> int:

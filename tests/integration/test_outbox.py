@@ -144,3 +144,40 @@ async def test_sent_rows_are_kept_for_the_retention_window_and_sent_again_to_a_n
         await relay.stop()
         engine.dispose()
     assert sorted(HUB_EVENTS.parse(v).data.service for v in await read_all(hub, 6)) == ["s0", "s0", "s1", "s1", "s2", "s2"]
+
+
+async def test_a_lingering_relay_publishes_commits_made_close_together_at_once(hub: HubSettings, database_url: str) -> None:
+    """With `linger`, a relay woken by a commit waits that long before it publishes, so that the
+    commits of that while (one per request in the charity service) go out in one publication."""
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    await ensure_topics(hub, [SERVICE_PRESENCE])
+    relay = OutboxRelay(engine, hub, "outbox-linger-test")
+    await relay.connect()
+    published: list[int] = []
+    flush = relay.flush
+
+    async def counted() -> int:
+        sent = await flush()
+        if sent:
+            published.append(sent)
+        return sent
+
+    relay.flush = counted  # type: ignore[method-assign]
+    relay.run_in_background(interval=60, linger=0.5)
+    try:
+        await asyncio.sleep(0.2)  # the first, empty flush
+        for n in range(3):
+            with UnitOfWork(engine, hub) as uow:
+                uow.emit(SERVICE_PRESENCE, announcement(n), key="k")
+                uow.commit()
+            relay.wake()
+            await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):
+            while sum(published) < 3:
+                await asyncio.sleep(0.05)
+        assert published == [3]
+    finally:
+        await relay.stop()
+        engine.dispose()
+    assert len(await read_all(hub, 3)) == 3
