@@ -48,6 +48,7 @@ from contracts.hub import DataQualityNotice, HouseholdMerged, HouseholdRecorded,
 from contracts.topics import CANONICAL, DATA_QUALITY, REJECTIONS, department_topic
 from kit.settings import HubSettings
 from kit.tansu import EmbeddedBroker
+from services.intake.domain import PersonKeys
 from services.intake.resident_id import check_character
 
 TODAY = date(2025, 6, 30)
@@ -479,8 +480,7 @@ async def outcomes(hub: HubSettings, urls: list[str], sent: Sequence[Sent], time
         done = len({e.event_id for e in recorded}) + len(rejected) + len(held) >= expected
         if (done and time.monotonic() - quiet_since > 2) or time.monotonic() > deadline:
             break
-    keys = _final_keys(canonical)
-    by_ref = {ref: keys.get(ref) for ref in (s.ref for s in sent)}
+    by_ref = final_keys(canonical, sent, hub.person_key_secret.get_secret_value().encode())
     counts: Counter[str] = Counter()
     counts["accepted"] = len({e.data.department_household_ref for e in recorded})
     counts["rejected"] = len(rejected)
@@ -493,7 +493,10 @@ async def outcomes(hub: HubSettings, urls: list[str], sent: Sequence[Sent], time
     return by_ref, counts
 
 
-def _final_keys(events: Sequence[Any]) -> dict[str, str]:
+def final_keys(events: Sequence[Any], sent: Sequence[Sent], secret: bytes) -> dict[str, str | None]:
+    """Each sent record's person key after following every `person.merged` (None when intake
+    recorded no household for it), by the reference it was sent with. Intake republishes a
+    department's own household reference as a keyed pseudonym, so the records are found by theirs."""
     survivor = {m: e.data.surviving_person_key for e in events if isinstance(e, PersonMerged) for m in e.data.merged_person_keys}
 
     def final(key: str) -> str:
@@ -501,7 +504,9 @@ def _final_keys(events: Sequence[Any]) -> dict[str, str]:
             key = survivor[key]
         return key
 
-    return {e.data.department_household_ref: final(e.data.members[0].person_key) for e in events if isinstance(e, HouseholdRecorded)}
+    recorded = {e.data.department_household_ref: final(e.data.members[0].person_key) for e in events if isinstance(e, HouseholdRecorded)}
+    republished = PersonKeys(secret).household_ref
+    return {s.ref: recorded.get(republished(s.department, s.ref)) for s in sent}
 
 
 # --- scoring -----------------------------------------------------------------------------------
