@@ -43,6 +43,7 @@ from pypinyin import lazy_pinyin
 from bench.intake_throughput import start_intake, wait_healthy
 from bench.ledger_tools import read_until
 from bench.machine import describe, reference_seconds
+from bench.results import emit
 from contracts.catalogue import DISTRICTS
 from contracts.hub import DataQualityNotice, HouseholdMerged, HouseholdRecorded, PersonMerged
 from contracts.topics import CANONICAL, DATA_QUALITY, REJECTIONS, department_topic
@@ -592,6 +593,8 @@ def report(label: str, sent: Sequence[Sent], keys: dict[str, str | None], counts
         figures = pair_counts(sent, keys, kind)
         missing = sum(keys.get(s.ref) is None for s in marked)
         print(f"{kind:<26}{len(marked):>8}{missing:>8}{figures.true_pairs:>12}{figures.precision:>11.4f}{figures.recall:>9.4f}")
+    emit(f"identity ({label}): precision of person links", overall.precision, "", f">= {PRECISION_TARGET}")
+    emit(f"identity ({label}): recall of person links", overall.recall, "", f">= {RECALL_TARGET}")
     return overall.precision >= PRECISION_TARGET and overall.recall >= RECALL_TARGET
 
 

@@ -4,7 +4,7 @@ lines of the benchmarks written before it."""
 from __future__ import annotations
 
 from bench.results import PREFIX, Result, collect
-from bench.run_all import read_identity_quality, read_intake_throughput, read_ledger_apply, read_ledger_latency
+from bench.run_all import read_intake_throughput, read_ledger_apply, read_ledger_latency
 
 
 def test_a_result_line_round_trips_and_its_target_is_judged(capsys) -> None:  # type: ignore[no-untyped-def]
@@ -36,5 +36,3 @@ def test_the_older_benchmarks_printed_lines_are_read() -> None:
         "ledger resident memory at the end: 349 MB",
     ], context)
     assert [r.value for r in latency] == [2.9, 175, 349] and all(r.met() for r in latency)
-    quality = read_identity_quality(["precision 0.9994", "recall 0.9835"], context)
-    assert [r.value for r in quality] == [0.9994, 0.9835]
