@@ -398,14 +398,12 @@ _Compiled = tuple[str, dict[str, Any], tuple[str, ...] | None, list[tuple[str, C
 
 class DriverQuery:
     """A SELECT on a hot read path run through the database driver itself: compiled once per
-    dialect, its rows as dicts ready for orjson, without SQLAlchemy building, caching and
-    processing the statement and every value on each call (measured on an inbox page of 20
-    entries on SQLite: 1,140 µs of CPU through SQLAlchemy Core, most of it parsing stored times
-    into datetimes that orjson then wrote back as text).
+    dialect, its rows as dicts, without SQLAlchemy building, caching and processing the
+    statement and every value on each call (measured on an inbox page of 20 entries on SQLite:
+    1,140 µs of CPU through SQLAlchemy Core, most of it its Python processing of stored times).
 
-    Values come as the API shows them: times in UTC as orjson writes them
-    ('2026-01-02T03:04:05.000006+00:00', the fraction only if nonzero), days as '2026-01-02',
-    JSON columns parsed (by orjson on SQLite, by the driver on PostgreSQL).
+    Values come as SQLAlchemy would give them (aware datetimes in UTC, dates, parsed JSON,
+    booleans), made by the driver or by C-level parsers.
     Parameters are named bind parameters of the query (`sa.bindparam`), LIMIT and OFFSET too; no
     expanding IN lists (write `or_` of comparisons)."""
 
@@ -436,15 +434,18 @@ class DriverQuery:
         compiled = self.query.compile(dialect=dialect)
         defaults = {name: value for name, value in compiled.params.items() if value is not None}  # literals in the query
         order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
-        columns = [(str(column.name), _shown_value(column.type, dialect.name)) for column in self.query.selected_columns]  # plain str: orjson takes no subclass as a key
+        columns = [(str(column.name), _read_value(column.type, dialect.name)) for column in self.query.selected_columns]  # plain str: orjson takes no subclass as a key
         self._compiled[dialect.name] = (str(compiled), defaults, order, columns)
         return self._compiled[dialect.name]
 
 
-def _shown_value(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
-    """How a driver's value of this column type becomes what the API shows (None: as it comes)."""
+def _read_value(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any], Any] | None:
+    """How a driver's value of this column type becomes the Python value SQLAlchemy would give
+    (None: as it comes), with C-level parsing only."""
     if isinstance(kind, (sa.DateTime, UTCDateTime)):
-        return _sqlite_time_shown if dialect == "sqlite" else _time_shown
+        return _sqlite_utc_time if dialect == "sqlite" else _utc_time
+    if isinstance(kind, sa.Date) and dialect == "sqlite":
+        return date.fromisoformat
     if isinstance(kind, sa.JSON):
         return orjson.loads if dialect == "sqlite" else None
     if isinstance(kind, sa.Boolean) and dialect == "sqlite":
@@ -452,11 +453,10 @@ def _shown_value(kind: sa.types.TypeEngine[Any], dialect: str) -> Callable[[Any]
     return None
 
 
-def _sqlite_time_shown(stored: str) -> str:
-    """'2026-01-02 03:04:05.000006' (UTC, as `_utc_text` writes it) -> '2026-01-02T03:04:05.000006+00:00'."""
-    fraction = stored[19:]
-    return f"{stored[:10]}T{stored[11:19]}{'' if fraction in ('', '.000000') else fraction}+00:00"
+def _sqlite_utc_time(stored: str) -> datetime:
+    """'2026-01-02 03:04:05.000006', stored in UTC (see `_utc_text`) -> an aware datetime."""
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC)
 
 
-def _time_shown(value: datetime) -> datetime:
+def _utc_time(value: datetime) -> datetime:
     return value if value.utcoffset() is not None and not value.utcoffset() else value.astimezone(UTC)
