@@ -93,6 +93,10 @@ class Matching:
         self.clock = clock
         self.pool = self._new_pool()
         self.catch_up = CatchUp()
+        # The broker's consumer starts before `start` has read the pool: until it has, a batch
+        # would be applied to an empty pool (answers skipped as unknown, rows of the one in use
+        # overwritten or left unwritten) and recorded as applied.
+        self._loaded = asyncio.Event()
         self._poked = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         # Events this process published, until it reads them back (or forgets the oldest): those
@@ -119,6 +123,7 @@ class Matching:
     async def start(self) -> None:
         await asyncio.to_thread(self.load)
         self.catch_up = CatchUp(ends=await self._end_offsets(), deadline=time.monotonic() + self.settings.catch_up_seconds)
+        self._loaded.set()
         log.info("pool loaded", needs=len(self.pool.needs), offerings=len(self.pool.offerings), proposals=len(self.pool.proposals))
         self._tasks = [
             asyncio.create_task(self.jobs.warm_up(), name="matching-warm-up"),  # the first round need not wait for a worker to start
@@ -161,6 +166,7 @@ class Matching:
     # --- events in --------------------------------------------------------------------------------
 
     async def on_events(self, message: KafkaMessage) -> None:
+        await self._loaded.wait()
         deliveries = deliveries_of(message)
         try:
             with self._survivors.batch():

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
 
+from contracts.envelope import Event
 from kit.database import make_engine, migrate
+from kit.service import build_runtime
+from kit.settings import HubSettings
+from services.matching import handlers
 from services.matching.app import MIGRATIONS
+from services.matching.handlers import Matching, MatchingMetrics
 from services.matching.model import Delivery
 from services.matching.pool import Pool
+from services.matching.priority import load_weights
 from services.matching.repository import load_pool, pool_generation, save_changes
-from tests.matching_events import NOW, declined, fulfilled, household_recorded, household_state, need_recorded, offering_changed, offering_published
+from services.matching.settings import MatchingSettings
+from tests.matching_events import NOW, accepted, declined, fulfilled, household_recorded, household_state, need_recorded, offering_changed, offering_published
 from tests.migrations import migrate_to
 from tests.unit.matching.test_matching_deliveries import LATER, three_proposed
 from tests.unit.matching.test_matching_loop import feed, new_pool, run_round
@@ -84,3 +96,51 @@ def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases
         assert connection.execute(sa.text("SELECT household_id, size FROM matching_household")).all() == [("h1", 1)]
     engine.dispose()
 
+
+
+def test_a_batch_read_while_the_pool_loads_at_start_waits_for_it(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker's consumer starts before matching has read its pool: a batch it hands over
+    meanwhile is applied to the pool read from the database, not to an empty one (where an answer
+    was skipped as unknown and recorded applied: seen after SIGKILLs in the fault suite)."""
+    engine = make_engine(database_url)
+    migrate(engine, MIGRATIONS)
+    pool = new_pool()
+    feed(pool, household_recorded("h1"), need_recorded("CA:n1", "h1"), offering_published("o1", units=3))
+    (proposal,) = run_round(pool)
+    _saved_and_loaded(engine, pool)
+    engine.dispose()
+
+    def slow_load(engine: sa.Engine, into: Pool) -> None:
+        time.sleep(0.5)
+        load_pool(engine, into)
+
+    monkeypatch.setattr(handlers, "load_pool", slow_load)
+    answer = accepted("h1", proposal.data.match_id, "o1", "CA:n1")
+    assert asyncio.run(_answered_while_starting(database_url, answer)) == "accepted"
+
+
+class _NoJobs:
+    async def warm_up(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+async def _answered_while_starting(database_url: str, answer: Event) -> str:
+    settings = MatchingSettings(database_url=database_url, hub=HubSettings())
+    runtime = build_runtime(settings, MIGRATIONS, topics=[])
+    matching = Matching(runtime, settings, load_weights(), _NoJobs(), MatchingMetrics.on(CollectorRegistry()), [], "g")  # type: ignore[arg-type]
+
+    async def no_backlog() -> dict[tuple[str, int], int]:
+        return {}
+
+    matching._end_offsets = no_backlog  # type: ignore[method-assign]
+    starting = asyncio.create_task(matching.start())
+    await asyncio.sleep(0.1)  # the pool is being read
+    record = SimpleNamespace(topic="matches", partition=0, offset=0, key=None, value=answer.to_bytes(), timestamp=0, headers=())
+    await matching.on_events(SimpleNamespace(raw_message=(record,)))  # type: ignore[arg-type]
+    await starting
+    await matching.stop()
+    runtime.engine.dispose()
+    return matching.pool.proposals[answer.data.match_id].state  # type: ignore[attr-defined]
