@@ -21,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.charity_tools import bench_hub, metric, proposals, seed_organisations, start_charity
+from bench.charity_tools import metric, proposals, seed_organisations, start_charity
 from aiokafka import AIOKafkaConsumer
 
-from bench.intake_throughput import Rate, cpu_time
+from bench.intake_throughput import Rate, bench_hub, cpu_time
 from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds
 from bench.results import emit, emit_ceiling

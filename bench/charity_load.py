@@ -30,9 +30,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-from bench.charity_tools import bench_hub, metric, offering_body, proposals, seed_organisations, start_charity
+from bench.charity_tools import metric, offering_body, proposals, seed_organisations, start_charity
 from bench.http_load import Load, Request, health, measure, percentile
-from bench.intake_throughput import cpu_time
+from bench.intake_throughput import bench_hub, cpu_time
 from bench.ledger_apply import new_database
 from bench.ledger_tools import publish
 from bench.machine import describe, reference_seconds

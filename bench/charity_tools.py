@@ -7,7 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,22 +17,11 @@ from bench.intake_throughput import wait_healthy
 from contracts.envelope import utc_now
 from contracts.hub import MatchProposedV2
 from kit.settings import HubSettings
-from kit.tansu import EmbeddedBroker, free_port
+from kit.tansu import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF = {"X-API-Key": "dev-staff-key"}
 DISTRICTS = ["310104", "310105", "310106", "310107", "310109", "310110", "310112", "310115"]
-
-
-def bench_hub(namespace: str) -> tuple[EmbeddedBroker | None, HubSettings]:
-    """The broker HUB_KAFKA_BOOTSTRAP names (`make bench`'s one broker), else an embedded one started
-    here (the caller stops it); idempotent producers as HUB_KAFKA_IDEMPOTENCE says, by default on
-    for a named broker only (the embedded Tansu has none)."""
-    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
-    broker = None if external else EmbeddedBroker().start()
-    idempotence = os.environ.get("HUB_KAFKA_IDEMPOTENCE", "true" if external else "false") == "true"
-    bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
-    return broker, HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=idempotence, topic_namespace=f"{namespace}{uuid.uuid4().hex[:6]}.")
 
 
 def start_charity(hub: HubSettings, database_url: str, work: Path, log_level: str = "WARNING", name: str = "charity") -> tuple[subprocess.Popen[bytes], str]:

@@ -179,21 +179,28 @@ async def run_intake(
     print(f"intake logs: {work}/intake-*.log")
 
 
-async def main(events: int, database_url: str | None, skip_ceiling: bool, instances: int, log_level: str) -> None:
-    namespace = f"bench{uuid.uuid4().hex[:6]}."
+def bench_hub(namespace: str) -> tuple[EmbeddedBroker | None, HubSettings]:
+    """The broker HUB_KAFKA_BOOTSTRAP names (`make bench`'s one broker), else an embedded one started
+    here (the caller stops it); idempotent producers as HUB_KAFKA_IDEMPOTENCE says, by default on
+    for a named broker only (the embedded Tansu has none)."""
     external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
     broker = None if external else EmbeddedBroker().start()
+    idempotence = os.environ.get("HUB_KAFKA_IDEMPOTENCE", "true" if external else "false") == "true"
     bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
-    idempotence = os.environ.get("HUB_KAFKA_IDEMPOTENCE", "false" if broker else "true") == "true"
-    hub = HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=idempotence, topic_namespace=namespace)
+    return broker, HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=idempotence, topic_namespace=f"{namespace}{uuid.uuid4().hex[:6]}.")
+
+
+async def main(events: int, database_url: str | None, skip_ceiling: bool, instances: int, log_level: str) -> None:
+    broker, hub = bench_hub("bench")
+    bootstrap = hub.kafka_bootstrap
     try:
         generated = time.perf_counter()
         samples = list(mixed_stream(events, invalid_every=10, department="CA", seed=1))
         size = sum(len(s.value) for s in samples) / len(samples)
-        print(f"broker {'external ' + bootstrap if external else 'embedded Tansu ' + bootstrap}; {events:,} events, "
+        print(f"broker {'embedded Tansu ' + bootstrap if broker else 'external ' + bootstrap}; {events:,} events, "
               f"10% invalid, mean {size:.0f} bytes (generated in {time.perf_counter() - generated:.1f} s)")
         if not skip_ceiling:
-            produced, consumed = await ceiling(bootstrap, namespace, samples)
+            produced, consumed = await ceiling(bootstrap, hub.topic_namespace, samples)
             print(f"ceiling: aiokafka produce    {produced}")
             print(f"ceiling: aiokafka consume    {consumed}")
             print(f"ceiling: produce + consume   {Rate(events, produced.seconds + consumed.seconds)}")

@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 
 from bench.ceilings import kafka_produce_consume
 from bench.hub_run import HubProcesses
+from bench.intake_throughput import bench_hub
 from bench.ledger_apply import new_database
 from bench.machine import describe, reference_seconds
 from bench.results import emit, emit_ceiling
 from hub.simulate import run
 from hub.simulate_year import ASSISTED_HOUSEHOLDS, plan_year
-from kit.settings import HubSettings
-from kit.tansu import EmbeddedBroker
 
 TARGET_SECONDS = 60
 
@@ -48,9 +45,8 @@ def main() -> None:
     size = sum(len(e.value) for e in year.events) / len(year.events)
     print(f"year planned: {len(year.events):,} events for {args.households:,} households, mean {size:.0f} bytes "
           f"({time.perf_counter() - made:.1f} s, not timed)", flush=True)
-    external = os.environ.get("HUB_KAFKA_BOOTSTRAP")
-    broker = None if external else EmbeddedBroker().start()
-    bootstrap = external or broker.bootstrap  # type: ignore[union-attr]
+    broker, hub = bench_hub("year")
+    bootstrap = hub.kafka_bootstrap
     try:
         if not args.skip_ceiling:
             ceiling = asyncio.run(kafka_produce_consume(bootstrap, [(e.key.encode(), e.value) for e in year.events]))
@@ -58,8 +54,6 @@ def main() -> None:
                   f"(produce {ceiling['produce_per_second']:,.0f}/s, consume {ceiling['consume_per_second']:,.0f}/s)", flush=True)
             emit_ceiling("year_kafka", ceiling["produce_consume_per_second"], "records/s",
                          "aiokafka produce + consume of the year's own bytes (measured by the year benchmark)")
-        idempotence = os.environ.get("HUB_KAFKA_IDEMPOTENCE", "false" if broker else "true") == "true"
-        hub = HubSettings(kafka_bootstrap=bootstrap, kafka_idempotence=idempotence, topic_namespace=f"year{uuid.uuid4().hex[:6]}.")
         work = Path(tempfile.mkdtemp(prefix="bench-year-"))
         databases = {} if args.database == "sqlite" else {n: new_database("postgresql", None) for n in ("intake", "ledger")}
         processes = HubProcesses(hub, work, databases, log_level="WARNING").start("intake", "ledger")
