@@ -81,9 +81,6 @@ class Offering:
     offering_id: str
     record: OfferingDataV2
     updated_at: datetime
-    # Units the organisation's record counts delivered whose `match.fulfilled` matching has not read
-    # yet (the two come on different topics): the open proposals that hold them hold nothing more.
-    delivered_unread: int = 0
     # What a round needs of the record, worked out once (candidates.offering_code); a new record clears it.
     code: tuple | None = field(default=None, repr=False, compare=False)  # type: ignore[type-arg]
 
@@ -117,6 +114,7 @@ class Proposal:
     proposed_at: datetime
     expires_at: datetime
     quantity: int = 1
+    delivered: int = 0  # units its `match.fulfilled` says were delivered (may differ from `quantity`)
     reason_code: str | None = None
     reason: str = ""
     closed_at: datetime | None = None

@@ -9,9 +9,10 @@ Rules kept here:
   programme (and its category) until the ledger's household state shows the delivery (see
   `_shown_by_ledger`); states the ledger made before it applied the delivery do not undo it;
 - an offering may be proposed while its status is open, units remain and today is within its
-  validity; units not yet promised = units remaining - units held by open proposals, where units
-  the organisation's record already counts delivered are held no more (its record and the
-  `match.fulfilled` come on different topics, in either order);
+  validity; units not yet promised = units in all - units used, where units used = units of the
+  fulfilments read + units held by open proposals, or the units the organisation's record counts
+  delivered if more (its record and the `match.fulfilled` come on different topics, in any order:
+  neither is ever adjusted by the other, so the count is the same whatever the order);
 - a round's assignment is checked against the pool as it is when the round commits (another
   round, an offering withdrawn or a need closed meanwhile), so no offering is ever promised
   beyond its units.
@@ -97,6 +98,7 @@ class Pool:
         self.open_by_need: dict[str, str] = {}  # need id -> its open proposal's match id
         self.open_by_offering: dict[str, set[str]] = defaultdict(set)
         self.held: dict[str, int] = defaultdict(int)  # offering id -> units its open proposals hold
+        self.delivered: dict[str, int] = defaultdict(int)  # offering id -> units of the fulfilments read
         self.refused: set[tuple[str, str]] = set()  # (need, offering) never to be proposed again
         self.needs_of: dict[str, set[str]] = defaultdict(set)
         self._arrival: dict[str, int] = {}  # need id -> the order it was recorded in: rounds index needs so
@@ -126,6 +128,8 @@ class Pool:
             self.open_by_need[p.need_id] = p.match_id
             self.open_by_offering[p.offering_id].add(p.match_id)
             self.held[p.offering_id] += p.quantity
+        elif p.state == "fulfilled":
+            self.delivered[p.offering_id] += p.delivered
         elif p.state in REFUSED:
             self.refused.add((p.need_id, p.offering_id))
 
@@ -139,7 +143,10 @@ class Pool:
         offering = self.offerings.get(offering_id)
         if offering is None:
             return 0
-        return offering.record.quantity_remaining - max(0, self.held.get(offering_id, 0) - offering.delivered_unread)
+        used = self.delivered.get(offering_id, 0) + self.held.get(offering_id, 0)
+        # The record counts more only for a delivery under a proposal matching had cancelled, its
+        # fulfilment not read yet.
+        return offering.record.quantity_total - max(used, offering.delivered)
 
     def open_unproposed(self) -> list[Need]:
         return [n for n in self.needs.values() if n.status == "open" and n.need_id not in self.open_by_need]
@@ -320,12 +327,7 @@ class Pool:
         if known is not None and known.updated_at > event.occurred_at:
             return  # an older record than the one kept: every event carries the whole record
         before = self.free_units(record.offering_id) if known else 0
-        offering = self.offerings[record.offering_id] = Offering(record.offering_id, record, event.occurred_at)
-        if known is not None:
-            # Units delivered since the record kept, whose fulfilments may not be read yet: at most
-            # what open proposals hold (each fulfilment read takes its units off again).
-            newly = max(0, offering.delivered - known.delivered)
-            offering.delivered_unread = min(known.delivered_unread + newly, self.held.get(record.offering_id, 0))
+        self.offerings[record.offering_id] = Offering(record.offering_id, record, event.occurred_at)
         self.changes.offerings.add(record.offering_id)
         if record.status in ("closed", "stale", "withdrawn"):
             code: CancelReason = "offering_stale" if record.status == "stale" else "offering_closed"
@@ -426,18 +428,8 @@ class Pool:
             self.changes.needs.add(need.need_id)
             self.waiting.discard(need.need_id)
             self._delivered_to(need.household_id, Delivery(need.need_id, event.data.programme, event.data.delivered_on), now)
-        offering = self.offerings.get(proposal.offering_id)
-        if offering is None:
-            return
-        if offering.updated_at < event.occurred_at:
-            # The organisation's own record of the units left has not come yet: count them gone.
-            remaining = max(0, offering.record.quantity_remaining - event.data.quantity)
-            offering.replace_record(offering.record.model_copy(update={"quantity_remaining": remaining}))
-        elif offering.delivered_unread:  # the record counted this delivery already
-            offering.delivered_unread = max(0, offering.delivered_unread - event.data.quantity)
-        else:
-            return
-        self.changes.offerings.add(offering.offering_id)
+        proposal.delivered = event.data.quantity
+        self.delivered[proposal.offering_id] += proposal.delivered
 
     def _delivered_to(self, household_id: str, delivery: Delivery, now: datetime) -> None:
         """The household receives the delivered programme from now, not only once the ledger's

@@ -53,7 +53,6 @@ class MatchingOffering(SQLModel, table=True):
     offering_id: str = Field(primary_key=True, max_length=64)
     record: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime
-    delivered_unread: int = 0
 
 
 class MatchingProposal(SQLModel, table=True):
@@ -67,6 +66,7 @@ class MatchingProposal(SQLModel, table=True):
     state: str = Field(max_length=16)
     priority: int
     quantity: int
+    delivered: int = 0
     proposed_at: datetime
     expires_at: datetime
     closed_at: datetime | None = None
@@ -98,7 +98,7 @@ def load_pool(engine: Engine, pool: Pool) -> None:
         households = [_household(r) for r in _rows(connection, MatchingHousehold)]
         needs = [Need(**r) for r in _rows(connection, MatchingNeed)]
         offerings = [
-            Offering(r["offering_id"], OfferingDataV2.model_validate(r["record"]), r["updated_at"], r["delivered_unread"])
+            Offering(r["offering_id"], OfferingDataV2.model_validate(r["record"]), r["updated_at"])
             for r in _rows(connection, MatchingOffering)
         ]
         proposals = [Proposal(**r) for r in _rows(connection, MatchingProposal)]
@@ -146,7 +146,6 @@ def _need_row(n: Need) -> dict[str, Any]:
 def _offering_row(o: Offering) -> dict[str, Any]:
     return {
         "offering_id": o.offering_id, "record": orjson.loads(o.record.model_dump_json()), "updated_at": o.updated_at,
-        "delivered_unread": o.delivered_unread,
     }
 
 
@@ -154,6 +153,6 @@ def _proposal_row(p: Proposal) -> dict[str, Any]:
     return {
         "match_id": p.match_id, "need_id": p.need_id, "offering_id": p.offering_id, "household_id": p.household_id,
         "charity_id": p.charity_id, "state": p.state, "priority": p.priority, "quantity": p.quantity,
-        "proposed_at": p.proposed_at, "expires_at": p.expires_at, "closed_at": p.closed_at,
+        "delivered": p.delivered, "proposed_at": p.proposed_at, "expires_at": p.expires_at, "closed_at": p.closed_at,
         "reason_code": p.reason_code, "reason": p.reason[:200],
     }

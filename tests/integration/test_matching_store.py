@@ -62,7 +62,7 @@ def _saved_and_loaded(engine: sa.Engine, pool: Pool) -> Pool:
     return again
 
 
-def test_deliveries_the_ledger_does_not_show_yet_and_unread_units_read_back(database_url: str) -> None:
+def test_deliveries_the_ledger_does_not_show_yet_and_units_delivered_read_back(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine, MIGRATIONS)
     pool, proposals = three_proposed()
@@ -70,12 +70,13 @@ def test_deliveries_the_ledger_does_not_show_yet_and_unread_units_read_back(data
          offering_changed("o1", units=3, remaining=1, at=LATER))  # the record counts h0's delivery too, not read yet
     again = _saved_and_loaded(engine, pool)
     assert again.households["h1"].deliveries == [Delivery("CA:n1", "CHARITY_FOOD", NOW.date())]
-    assert again.households == pool.households and again.offerings["o1"].delivered_unread == 1
+    assert again.households == pool.households and again.proposals == pool.proposals
+    assert again.delivered == pool.delivered == {"o1": 1}
     assert again.free_units("o1") == pool.free_units("o1") == 0
     engine.dispose()
 
 
-def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases) -> None:  # type: ignore[no-untyped-def]
+def test_migration_0003_adds_deliveries_and_goes_back(databases) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(databases.new_url("migrated"))
     migrate_to(engine, MIGRATIONS, "0002")
     pool = new_pool()
@@ -88,12 +89,36 @@ def test_migration_0003_adds_deliveries_and_unread_units_and_goes_back(databases
     again = new_pool()
     load_pool(engine, again)
     assert (again.households["h1"].deliveries, again.households["h1"].programmes) == ([], ["MEDICAL"])
-    assert again.offerings["o1"].delivered_unread == 0 and again.free_units("o1") == 3
+    assert again.free_units("o1") == 3
     migrate_to(engine, MIGRATIONS, "0002", down=True)
     columns = {t: {c["name"] for c in sa.inspect(engine).get_columns(t)} for t in ("matching_household", "matching_offering")}
     assert "deliveries" not in columns["matching_household"] and "delivered_unread" not in columns["matching_offering"]
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT household_id, size FROM matching_household")).all() == [("h1", 1)]
+    engine.dispose()
+
+
+def test_migration_0004_keeps_a_fulfilments_units_on_its_proposal_and_goes_back(databases) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(databases.new_url("migrated4"))
+    migrate_to(engine, MIGRATIONS, "0003")
+    pool, proposals = three_proposed()
+    feed(pool, fulfilled("h0", proposals[0].data.match_id, "o1", "CA:n0", at=LATER))
+    p0 = pool.proposals[proposals[0].data.match_id]
+    with engine.begin() as connection:  # rows as revision 0003 wrote them: an unread count on the offering
+        connection.execute(sa.text("INSERT INTO matching_offering VALUES ('o1', :record, :at, 1)"),
+                           {"record": pool.offerings["o1"].record.model_dump_json(), "at": NOW})
+        for p in pool.proposals.values():
+            connection.execute(sa.text(
+                "INSERT INTO matching_proposal VALUES (:match_id, :need_id, :offering_id, :household_id, :charity_id, :state,"
+                " :priority, :quantity, :proposed_at, :expires_at, :closed_at, :reason_code, :reason)"), vars(p) | {"delivered": None})
+    migrate(engine, MIGRATIONS)
+    again = new_pool()
+    load_pool(engine, again)
+    assert again.proposals[p0.match_id].delivered == 1 and again.delivered == {"o1": 1}
+    assert again.held == {"o1": 2} and again.free_units("o1") == 0
+    migrate_to(engine, MIGRATIONS, "0003", down=True)
+    columns = {t: {c["name"] for c in sa.inspect(engine).get_columns(t)} for t in ("matching_offering", "matching_proposal")}
+    assert "delivered_unread" in columns["matching_offering"] and "delivered" not in columns["matching_proposal"]
     engine.dispose()
 
 

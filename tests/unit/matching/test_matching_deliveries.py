@@ -4,6 +4,7 @@ state, the organisation's offering record), read in either order: matching acts 
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -127,10 +128,11 @@ def three_proposed() -> tuple[Pool, list[Any]]:
 
 def snapshot(pool: Pool) -> dict[str, Any]:
     return {
-        "offerings": {k: (o.record, o.delivered_unread) for k, o in pool.offerings.items()},
+        "offerings": {k: o.record for k, o in pool.offerings.items()},
         "held": {k: v for k, v in pool.held.items() if v},
+        "delivered": {k: v for k, v in pool.delivered.items() if v},
         "free": pool.free_units("o1"),
-        "proposals": {k: (p.state, p.reason_code) for k, p in pool.proposals.items()},
+        "proposals": sorted((p.need_id, p.state, p.reason_code, p.delivered) for p in pool.proposals.values()),
         "needs": {k: n.status for k, n in pool.needs.items()},
         "households": pool.households,
     }
@@ -150,16 +152,16 @@ def test_a_delivery_and_the_offerings_new_remaining_give_the_same_pool_in_either
     feed(other, delivery)
     assert outgoing(other) == [] and outgoing(pool) == []
     assert snapshot(other) == snapshot(pool)
-    assert pool.free_units("o1") == 0 and pool.held["o1"] == 2 and pool.offerings["o1"].delivered_unread == 0
+    assert pool.free_units("o1") == 0 and pool.held["o1"] == 2 and pool.delivered["o1"] == 1
 
 
 def test_a_later_record_before_the_fulfilment_still_counts_the_delivery() -> None:
     pool, proposals = three_proposed()
     feed(pool, offering_changed("o1", units=3, remaining=2, at=LATER),
          offering_changed("o1", units=3, remaining=2, at=LATER + timedelta(minutes=1)))  # e.g. its title edited
-    assert outgoing(pool) == [] and pool.offerings["o1"].delivered_unread == 1
+    assert outgoing(pool) == [] and pool.free_units("o1") == 0
     feed(pool, fulfilled("h0", proposals[0].data.match_id, "o1", "CA:n0", at=LATER))
-    assert pool.offerings["o1"].delivered_unread == 0 and pool.free_units("o1") == 0
+    assert pool.delivered["o1"] == 1 and pool.held["o1"] == 2 and pool.free_units("o1") == 0
 
 
 def test_a_delivery_and_a_cut_together_cancel_only_what_the_cut_takes() -> None:
@@ -173,9 +175,42 @@ def test_a_delivery_and_a_cut_together_cancel_only_what_the_cut_takes() -> None:
     assert pool.free_units("o1") == 0 and pool.held["o1"] == 1
 
 
-def test_delivered_units_never_free_more_than_open_proposals_hold() -> None:
+def test_units_the_record_counts_delivered_beyond_the_fulfilments_read_are_not_free() -> None:
     pool, proposals = three_proposed()
     for p in proposals[1:]:
         feed(pool, fulfilled(p.household_id or "", p.data.match_id, "o1", p.data.need_id, at=LATER - timedelta(minutes=1)))
-    feed(pool, offering_changed("o1", units=5, remaining=1, at=LATER))  # four delivered, two unread; one unit still held
-    assert pool.offerings["o1"].delivered_unread == 1 and pool.free_units("o1") == 1
+    feed(pool, offering_changed("o1", units=5, remaining=1, at=LATER))  # four delivered, two read; one unit still held
+    assert pool.delivered["o1"] == 2 and pool.held["o1"] == 1 and pool.free_units("o1") == 1
+
+
+def _two_deliveries_in_some_order(order: tuple[str, ...]) -> tuple[Pool, list[int]]:
+    """Of three units promised, the organisation delivers A, then B: their fulfilments and its two
+    records (the first counting A, the second both) read in the given order."""
+    pool, proposals = three_proposed()
+    a, b = proposals[0].data, proposals[1].data
+    events = {
+        "FA": fulfilled("h0", a.match_id, "o1", a.need_id, at=LATER),
+        "FB": fulfilled("h1", b.match_id, "o1", b.need_id, at=LATER + timedelta(seconds=2)),
+        "RA": offering_changed("o1", units=3, remaining=2, at=LATER + timedelta(seconds=1)),
+        "RB": offering_changed("o1", units=3, remaining=1, at=LATER + timedelta(seconds=3)),
+    }
+    free = []
+    for name in order:
+        feed(pool, events[name])
+        free.append(pool.free_units("o1"))
+    return pool, free
+
+
+def test_two_deliveries_and_two_records_read_in_any_order_give_one_pool() -> None:
+    """Fulfilments come on hub.matches (by household: B's may come first), the records in their
+    order on hub.offerings. Whatever the interleaving, no unit is ever free (the third is held)
+    and the pool ends the same."""
+    orders = [o for o in itertools.permutations(("FA", "FB", "RA", "RB")) if o.index("RA") < o.index("RB")]
+    ends = []
+    for order in orders:
+        pool, free = _two_deliveries_in_some_order(order)
+        assert free == [0, 0, 0, 0], order
+        assert outgoing(pool) == [], order
+        ends.append(snapshot(pool))
+    assert len(orders) == 12 and all(end == ends[0] for end in ends)
+    assert ends[0]["delivered"] == {"o1": 2} and ends[0]["held"] == {"o1": 1}
