@@ -112,6 +112,10 @@ class Matching:
     def _new_pool(self) -> Pool:
         return Pool(self.weights, timedelta(seconds=self.settings.proposal_deadline_seconds))
 
+    def caught_up(self) -> bool:
+        """The pool is loaded and the consumer has read what the topics held at start."""
+        return self._loaded.is_set() and self.catch_up.caught_up()
+
     def load(self) -> None:
         """Read the pool from the database; it replaces the one in use only once complete."""
         pool = self._new_pool()
@@ -245,7 +249,7 @@ class Matching:
             await self._poked.wait()
             await asyncio.sleep(self.settings.round_window_seconds)  # let the events of one burst gather
             self._poked.clear()
-            if not self.catch_up.caught_up():
+            if not self.caught_up():
                 await asyncio.sleep(0.2)
                 self._poked.set()
                 continue

@@ -57,7 +57,7 @@ def matching_router(matching: Matching, clock: Callable[[], datetime]) -> APIRou
     @router.get("/rounds/last", summary="What the last round did and how long it took")
     async def last_round(_: Staff) -> dict[str, Any]:
         return {
-            "rounds": matching.rounds, "running": matching.round_running, "caught_up": matching.catch_up.caught_up(),
+            "rounds": matching.rounds, "running": matching.round_running, "caught_up": matching.caught_up(),
             "last": matching.last_round, "waiting": len(matching.pool.waiting),
         }
 

@@ -126,7 +126,8 @@ def test_migration_0004_keeps_a_fulfilments_units_on_its_proposal_and_goes_back(
 def test_a_batch_read_while_the_pool_loads_at_start_waits_for_it(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The broker's consumer starts before matching has read its pool: a batch it hands over
     meanwhile is applied to the pool read from the database, not to an empty one (where an answer
-    was skipped as unknown and recorded applied: seen after SIGKILLs in the fault suite)."""
+    was skipped as unknown and recorded applied: seen after SIGKILLs in the fault suite). Nor does
+    it say it has caught up (GET /rounds/last) before the pool is read."""
     engine = make_engine(database_url)
     migrate(engine, MIGRATIONS)
     pool = new_pool()
@@ -141,7 +142,7 @@ def test_a_batch_read_while_the_pool_loads_at_start_waits_for_it(database_url: s
 
     monkeypatch.setattr(handlers, "load_pool", slow_load)
     answer = accepted("h1", proposal.data.match_id, "o1", "CA:n1")
-    assert asyncio.run(_answered_while_starting(database_url, answer)) == "accepted"
+    assert asyncio.run(_answered_while_starting(database_url, answer)) == ("accepted", False, True)
 
 
 class _NoJobs:
@@ -152,7 +153,7 @@ class _NoJobs:
         return None
 
 
-async def _answered_while_starting(database_url: str, answer: Event) -> str:
+async def _answered_while_starting(database_url: str, answer: Event) -> tuple[str, bool, bool]:
     settings = MatchingSettings(database_url=database_url, hub=HubSettings())
     runtime = build_runtime(settings, MIGRATIONS, topics=[])
     matching = Matching(runtime, settings, load_weights(), _NoJobs(), MatchingMetrics.on(CollectorRegistry()), [], "g")  # type: ignore[arg-type]
@@ -163,9 +164,11 @@ async def _answered_while_starting(database_url: str, answer: Event) -> str:
     matching._end_offsets = no_backlog  # type: ignore[method-assign]
     starting = asyncio.create_task(matching.start())
     await asyncio.sleep(0.1)  # the pool is being read
+    caught_up_while_loading = matching.caught_up()
     record = SimpleNamespace(topic="matches", partition=0, offset=0, key=None, value=answer.to_bytes(), timestamp=0, headers=())
     await matching.on_events(SimpleNamespace(raw_message=(record,)))  # type: ignore[arg-type]
     await starting
+    caught_up_after = matching.caught_up()
     await matching.stop()
     runtime.engine.dispose()
-    return matching.pool.proposals[answer.data.match_id].state  # type: ignore[attr-defined]
+    return matching.pool.proposals[answer.data.match_id].state, caught_up_while_loading, caught_up_after  # type: ignore[attr-defined]
