@@ -11,7 +11,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ class Scale:
     kills: int
     kill_every: float  # seconds between kills
     outage: float  # seconds a database is unreachable
+    broker_outage: float  # seconds the broker is stopped
     bad_inputs: int  # property-based examples
 
     @property
@@ -40,8 +41,8 @@ class Scale:
         return "full" if FULL else "bounded"
 
 
-SCALE = Scale(households=14_300, kills=24, kill_every=4.0, outage=30.0, bad_inputs=2000) if FULL else \
-    Scale(households=300, kills=5, kill_every=2.5, outage=6.0, bad_inputs=100)  # 5 kills: each service, then all four
+SCALE = Scale(households=14_300, kills=24, kill_every=4.0, outage=30.0, broker_outage=60.0, bad_inputs=2000) if FULL else \
+    Scale(households=300, kills=5, kill_every=2.5, outage=6.0, broker_outage=10.0, bad_inputs=100)  # 5 kills: each service, then all four
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +66,16 @@ class SentIn:
             if event.event_type != "household.reported":
                 continue
             try:
-                members = orjson.loads(event.value)["data"]["members"]
+                self.add_members(orjson.loads(event.value)["data"]["members"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 continue
-            for member in members:
-                if member.get("resident_id"):
-                    self.resident_ids.add(member["resident_id"])
-                if len(member.get("name", "")) >= 2:
-                    self.names.add(member["name"])
+
+    def add_members(self, members: Iterable[dict[str, Any]]) -> None:
+        for member in members:
+            if member.get("resident_id"):
+                self.resident_ids.add(member["resident_id"])
+            if len(member.get("name", "")) >= 2:
+                self.names.add(member["name"])
 
 
 SENT_IN = SentIn()
