@@ -122,6 +122,8 @@ BENCHMARKS: list[Benchmark] = [
               ["--events", "2000", "--organisations", "100"]),
     Benchmark("charity HTTP load, SQLite", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500"],
               ["--clients", "10", "--duration", "10", "--rate", "50"]),
+    Benchmark("charity HTTP load, SQLite, two processes", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500", "--instances", "2"],
+              ["--clients", "10", "--duration", "10", "--rate", "50", "--instances", "2"]),
     Benchmark("charity HTTP load, PostgreSQL", "bench.charity_load", ["--clients", "100", "--duration", "60", "--rate", "500", "--database", "postgresql"],
               ["--clients", "10", "--duration", "10", "--rate", "50", "--database", "postgresql"]),
     Benchmark("matching round at city scale", "bench.matching_round", [], ["--needs", "2000", "--offerings", "200", "--units", "1200"]),

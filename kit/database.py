@@ -75,6 +75,32 @@ def sqlite_file(engine: Engine) -> str | None:
     return database if engine.dialect.name == "sqlite" and database and database != ":memory:" else None
 
 
+class SqliteWriters:
+    """One writing transaction at a time on a SQLite file, across this process's threads and the
+    other processes on the same file. SQLite lets one transaction write at a time, and the others
+    wait in its busy handler, which sleeps (up to 100 ms a turn) instead of queueing; here they
+    queue: a thread lock, then an OS lock on a file beside the database, whose release the kernel
+    hands to the next waiter at once. Re-entrant: a use case may open a unit of work inside another."""
+
+    def __init__(self, database: str) -> None:
+        self._threads = threading.RLock()
+        self._file = Path(f"{database}.write-lock").open("ab")  # noqa: SIM115 (held for the process's life)
+        self._depth = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._threads:
+            if self._depth == 0:
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._file, fcntl.LOCK_UN)
+
+
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
