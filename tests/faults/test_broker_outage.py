@@ -38,6 +38,7 @@ CHUNK = 50  # department events a request
 PACE = 0.5  # seconds between rounds of requests
 DEPARTMENT = {"X-API-Key": "dev-ca-key"}
 # Notice a new broker within half a second, a consumer that reads nothing for 5 s is started again.
+UNSENT = "SELECT count(*) FROM outbox_message"  # rows the relay has not sent yet
 QUICK = {"HUB_BROKER_CHECK_SECONDS": "0.5", "HUB_CONSUMER_STALL_SECONDS": "5"}
 
 
@@ -82,22 +83,14 @@ class Traffic:
         }
 
 
-def unsent_outbox_rows(database: Path) -> int:
+def read_sqlite(database: Path, query: str) -> list[Any]:
+    """The first column of a query on a service's SQLite file (empty if it cannot be read yet)."""
     engine = sa.create_engine(f"sqlite:///{database}")
     try:
         with engine.connect() as connection:
-            return int(connection.execute(sa.text("SELECT count(*) FROM outbox_message")).scalar_one())
-    finally:
-        engine.dispose()
-
-
-def matching_offerings(database: Path) -> set[str]:
-    engine = sa.create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            return set(connection.execute(sa.text("SELECT offering_id FROM matching_offering")).scalars())
+            return list(connection.execute(sa.text(query)).scalars())
     except sa.exc.SQLAlchemyError:
-        return set()
+        return []
     finally:
         engine.dispose()
 
@@ -119,7 +112,7 @@ async def play(processes: HubProcesses, broker: EmbeddedBroker, outage: float) -
             if phase == "outage":
                 broker.stop()
             if phase == "after":
-                held = {name: await asyncio.to_thread(unsent_outbox_rows, processes.work / f"{name}.db") for name in ("intake", "charity")}
+                held = {name: (await asyncio.to_thread(read_sqlite, processes.work / f"{name}.db", UNSENT))[0] for name in ("intake", "charity")}
                 alive = all(processes[name].alive() for name in SERVICES)
                 broker.start()  # on the same port: a new, empty broker
             started = time.monotonic()
@@ -144,7 +137,7 @@ def test_the_hub_answers_through_a_broker_outage_and_loses_nothing(tmp_path: Pat
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             applied = applied_event_ids(processes.databases["ledger"])
-            offerings = matching_offerings(processes.work / "matching.db")
+            offerings = set(read_sqlite(processes.work / "matching.db", "SELECT offering_id FROM matching_offering"))
             if expected <= set(applied) and set(traffic.offerings) <= offerings:
                 break
             time.sleep(0.5)
